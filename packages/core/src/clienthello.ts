@@ -1,0 +1,366 @@
+/**
+ * Parse one ClientHello handshake message (RFC 8446, Section 4.1.2), strictly where the RFCs
+ * are strict and following Go's `crypto/tls` checks: no duplicate extensions, non-empty SNI and
+ * ALPN lists, a single `host_name`, no trailing dot, no empty protocol, nothing left over.
+ * Unknown extensions are ignored, and GREASE values (RFC 8701) are left out of every list.
+ *
+ * @module clienthello
+ */
+
+import { ByteReader } from "./bytes.ts";
+import type { ClientHello, KeyShareEntry } from "./clienthello-types.ts";
+import { ExtensionType, HandshakeType, isGrease } from "./constants.ts";
+import { ClientHelloError } from "./errors.ts";
+
+export type { ClientHello, KeyShareEntry } from "./clienthello-types.ts";
+
+/** Longest host name in SNI, in text form without a trailing dot (RFC 1035: 255 octets on the wire). */
+export const MAX_SERVER_NAME_LENGTH = 253;
+
+/**
+ * Parses a complete ClientHello handshake message: the 4-byte handshake header and its body,
+ * already reassembled from records.
+ *
+ * @param message The handshake message (type, uint24 length, body). Not copied: byte fields of
+ *   the result are views into it.
+ * @param toStream Maps an index in `message` to a byte offset in the connection's stream for
+ *   error offsets; if omitted, offsets are indexes in `message`.
+ * @returns The parsed hello.
+ * @throws {ClientHelloError} When the message is not a well-formed ClientHello.
+ * @example Parse a hello taken from a record
+ * ```ts
+ * import { parseClientHello } from "@alpnmux/core";
+ * declare const record: Uint8Array; // 0x16 0x03 0x01 len len | handshake message
+ * const hello = parseClientHello(record.subarray(5), (i) => i + 5);
+ * console.log(hello.serverName, hello.alpn);
+ * ```
+ */
+export function parseClientHello(message: Uint8Array, toStream?: (index: number) => number): ClientHello {
+  const r = new ByteReader(message, 0, message.length, toStream);
+  const type = r.u8("handshake type");
+  if (type !== HandshakeType.clientHello) {
+    throw new ClientHelloError(
+      "not-client-hello",
+      r.toStream(0),
+      `handshake message type ${type} is not ClientHello (1)`,
+    );
+  }
+  const body = r.u24Prefixed("ClientHello");
+  r.end("ClientHello");
+
+  const legacyVersion = body.u16("legacy_version");
+  const random = body.bytes(32, "random");
+  const sidAt = body.offset;
+  const sessionId = body.bytes(body.u8("legacy_session_id length"), "legacy_session_id");
+  if (sessionId.length > 32) {
+    // RFC 8446, Section 4.1.2: opaque legacy_session_id<0..32>.
+    throw new ClientHelloError(
+      "bad-session-id",
+      sidAt,
+      `legacy_session_id is ${sessionId.length} bytes, more than 32`,
+    );
+  }
+
+  // RFC 8446, Section 4.1.2: CipherSuite cipher_suites<2..2^16-2>.
+  const suitesAt = body.offset;
+  const suites = body.u16Prefixed("cipher_suites");
+  if (suites.empty) throw emptyList("cipher_suites", suitesAt);
+  const cipherSuites: number[] = [];
+  while (!suites.empty) {
+    const s = suites.u16("cipher suite");
+    if (!isGrease(s)) cipherSuites.push(s);
+  }
+
+  // opaque legacy_compression_methods<1..2^8-1>.
+  const compAt = body.offset;
+  const comp = body.u8Prefixed("legacy_compression_methods");
+  if (comp.empty) throw emptyList("legacy_compression_methods", compAt);
+  const compressionMethods: number[] = [];
+  while (!comp.empty) compressionMethods.push(comp.u8("compression method"));
+
+  const hello: Mutable<ClientHello> = {
+    legacyVersion,
+    random,
+    sessionId,
+    cipherSuites,
+    compressionMethods,
+    extensions: [],
+    serverName: null,
+    alpn: null,
+    supportedVersions: null,
+    supportedGroups: null,
+    signatureAlgorithms: null,
+    keyShares: null,
+    pskKeyExchangeModes: null,
+    ech: false,
+    earlyData: false,
+    message,
+  };
+
+  // Extensions are optional before TLS 1.3 (RFC 5246, Section 7.4.1.2).
+  if (body.empty) return hello;
+  const exts = body.u16Prefixed("extensions");
+  body.end("extensions");
+
+  const extensions = hello.extensions as number[];
+  const seen: number[] = [];
+  while (!exts.empty) {
+    const typeAt = exts.offset;
+    const ext = exts.u16("extension type");
+    const data = exts.u16Prefixed(`extension ${ext} data`);
+    if (seen.includes(ext)) {
+      // RFC 8446, Section 4.2: no more than one extension of the same type.
+      throw new ClientHelloError(
+        "duplicate-extension",
+        typeAt,
+        `extension ${ext}${extName(ext)} appears twice`,
+      );
+    }
+    seen.push(ext);
+    if (isGrease(ext)) continue;
+    extensions.push(ext);
+    switch (ext) {
+      case ExtensionType.serverName:
+        hello.serverName = readServerName(data);
+        break;
+      case ExtensionType.alpn:
+        hello.alpn = readAlpn(data);
+        break;
+      case ExtensionType.supportedVersions: {
+        // RFC 8446, Section 4.2.1: ProtocolVersion versions<2..254>.
+        hello.supportedVersions = readU16List(data, 1, "supported_versions");
+        break;
+      }
+      case ExtensionType.supportedGroups:
+        // RFC 8446, Section 4.2.7: NamedGroup named_group_list<2..2^16-1>.
+        hello.supportedGroups = readU16List(data, 2, "supported_groups");
+        break;
+      case ExtensionType.signatureAlgorithms:
+        // RFC 8446, Section 4.2.3: supported_signature_algorithms<2..2^16-2>.
+        hello.signatureAlgorithms = readU16List(data, 2, "signature_algorithms");
+        break;
+      case ExtensionType.keyShare:
+        hello.keyShares = readKeyShares(data);
+        break;
+      case ExtensionType.pskKeyExchangeModes: {
+        // RFC 8446, Section 4.2.9: PskKeyExchangeMode ke_modes<1..255>.
+        const at = data.offset;
+        const modes = data.u8Prefixed("psk_key_exchange_modes");
+        if (modes.empty) throw emptyList("psk_key_exchange_modes", at);
+        const list: number[] = [];
+        while (!modes.empty) list.push(modes.u8("psk mode"));
+        hello.pskKeyExchangeModes = list;
+        break;
+      }
+      case ExtensionType.earlyData:
+        // RFC 8446, Section 4.2.10: empty in a ClientHello.
+        if (!data.empty) {
+          throw new ClientHelloError(
+            "bad-early-data",
+            data.offset,
+            "early_data in a ClientHello must be empty",
+          );
+        }
+        hello.earlyData = true;
+        break;
+      case ExtensionType.preSharedKey:
+        // RFC 8446, Section 4.2.11: pre_shared_key MUST be the last extension.
+        if (!exts.empty) {
+          throw new ClientHelloError("psk-not-last", typeAt, "pre_shared_key (41) is not the last extension");
+        }
+        data.pos = data.limit;
+        break;
+      case ExtensionType.encryptedClientHello:
+        // draft-ietf-tls-esni: the outer SNI is the public name; route by it.
+        hello.ech = true;
+        data.pos = data.limit;
+        break;
+      default:
+        // Ignore unknown extensions (GREASE, future ones).
+        data.pos = data.limit;
+    }
+    data.end(`extension ${ext}${extName(ext)}`);
+  }
+  return hello;
+}
+
+/** RFC 6066, Section 3: ServerNameList with at most one host_name. */
+function readServerName(data: ByteReader): string | null {
+  const listAt = data.offset;
+  const list = data.u16Prefixed("server_name_list");
+  if (list.empty) {
+    throw new ClientHelloError(
+      "empty-server-name-list",
+      listAt,
+      "extension 0 (server_name) has an empty list",
+    );
+  }
+  let host: string | null = null;
+  while (!list.empty) {
+    const entryAt = list.offset;
+    const nameType = list.u8("server name type");
+    const name = list.u16Prefixed("server name");
+    if (nameType !== 0) {
+      // Only host_name (0) is defined; other types are skipped.
+      name.pos = name.limit;
+      continue;
+    }
+    if (host !== null) {
+      throw new ClientHelloError(
+        "multiple-host-names",
+        entryAt,
+        "extension 0 (server_name) has more than one host_name",
+      );
+    }
+    host = readHostName(name);
+  }
+  return host;
+}
+
+/**
+ * A host name per RFC 6066, Section 3 ("HostName" is a fully qualified DNS name without a
+ * trailing dot) and the LDH rule of RFC 5890/1123: letters, digits and hyphens in labels of
+ * 1-63 bytes, no hyphen at either end of a label.
+ */
+function readHostName(name: ByteReader): string {
+  const at = name.offset;
+  const len = name.remaining;
+  if (len === 0)
+    throw new ClientHelloError("empty-server-name", at, "extension 0 (server_name) has an empty host_name");
+  if (len > MAX_SERVER_NAME_LENGTH) {
+    throw new ClientHelloError(
+      "server-name-too-long",
+      at,
+      `host_name is ${len} bytes, more than ${MAX_SERVER_NAME_LENGTH}`,
+    );
+  }
+  const b = name.buf;
+  const start = name.pos;
+  const end = name.limit;
+  if (b[end - 1] === 0x2e) {
+    throw new ClientHelloError(
+      "server-name-trailing-dot",
+      name.toStream(end - 1),
+      "host_name ends with a dot",
+    );
+  }
+  let out = "";
+  let labelStart = start;
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? (b[i] as number) : 0x2e;
+    if (c === 0x2e) {
+      const labelLen = i - labelStart;
+      if (labelLen === 0 || labelLen > 63) {
+        throw new ClientHelloError(
+          labelLen === 0 ? "server-name-not-ldh" : "server-name-too-long",
+          name.toStream(labelStart),
+          labelLen === 0
+            ? "host_name has an empty label"
+            : `host_name has a label of ${labelLen} bytes, more than 63`,
+        );
+      }
+      if (b[labelStart] === 0x2d || b[i - 1] === 0x2d) {
+        throw new ClientHelloError(
+          "server-name-not-ldh",
+          name.toStream(b[labelStart] === 0x2d ? labelStart : i - 1),
+          "host_name has a label that starts or ends with a hyphen",
+        );
+      }
+      labelStart = i + 1;
+      continue;
+    }
+    const lower = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    if (!((lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d)) {
+      throw new ClientHelloError(
+        "server-name-not-ldh",
+        name.toStream(i),
+        `host_name has byte 0x${c.toString(16).padStart(2, "0")}, not a letter, digit, hyphen or dot`,
+      );
+    }
+  }
+  // Build the string once; all bytes are ASCII here.
+  for (let i = start; i < end; i++) {
+    const c = b[i] as number;
+    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  }
+  name.pos = end;
+  return out;
+}
+
+/** RFC 7301, Section 3.1: ProtocolName protocol_name_list<2..2^16-1>, ProtocolName<1..2^8-1>. */
+function readAlpn(data: ByteReader): string[] {
+  const listAt = data.offset;
+  const list = data.u16Prefixed("protocol_name_list");
+  if (list.empty) {
+    throw new ClientHelloError("empty-alpn-list", listAt, "extension 16 (ALPN) has an empty protocol list");
+  }
+  const out: string[] = [];
+  while (!list.empty) {
+    const at = list.offset;
+    const p = list.u8Prefixed("protocol name");
+    if (p.empty) {
+      throw new ClientHelloError("empty-alpn-protocol", at, "extension 16 (ALPN) has an empty protocol name");
+    }
+    const b = p.buf;
+    // RFC 8701, Section 3.3: GREASE ALPN ids are two bytes 0x?A?A.
+    if (p.remaining === 2 && isGrease(((b[p.pos] as number) << 8) | (b[p.pos + 1] as number))) continue;
+    let s = "";
+    for (let i = p.pos; i < p.limit; i++) s += String.fromCharCode(b[i] as number);
+    out.push(s);
+  }
+  return out;
+}
+
+/** A non-empty list of uint16 values behind a `prefix`-byte length. */
+function readU16List(data: ByteReader, prefix: 1 | 2, what: string): number[] {
+  const at = data.offset;
+  const list = prefix === 1 ? data.u8Prefixed(what) : data.u16Prefixed(what);
+  if (list.empty) throw emptyList(what, at);
+  const out: number[] = [];
+  while (!list.empty) {
+    const v = list.u16(what);
+    if (!isGrease(v)) out.push(v);
+  }
+  return out;
+}
+
+/** RFC 8446, Section 4.2.8: KeyShareEntry client_shares<0..2^16-1>; key_exchange<1..2^16-1>. */
+function readKeyShares(data: ByteReader): KeyShareEntry[] {
+  const list = data.u16Prefixed("client_shares");
+  const out: KeyShareEntry[] = [];
+  while (!list.empty) {
+    const group = list.u16("key share group");
+    const at = list.offset;
+    const len = list.u16("key_exchange length");
+    if (len === 0) {
+      throw new ClientHelloError("empty-key-exchange", at, `key share for group ${group} is empty`);
+    }
+    const keyExchange = list.bytes(len, "key_exchange");
+    if (!isGrease(group)) out.push({ group, keyExchange });
+  }
+  return out;
+}
+
+function emptyList(what: string, offset: number): ClientHelloError {
+  return new ClientHelloError("empty-list", offset, `${what} is empty`);
+}
+
+const EXT_NAMES: Record<number, string> = {
+  0: "server_name",
+  10: "supported_groups",
+  13: "signature_algorithms",
+  16: "ALPN",
+  41: "pre_shared_key",
+  42: "early_data",
+  43: "supported_versions",
+  45: "psk_key_exchange_modes",
+  51: "key_share",
+  65037: "encrypted_client_hello",
+};
+
+function extName(type: number): string {
+  const n = EXT_NAMES[type];
+  return n ? ` (${n})` : "";
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
