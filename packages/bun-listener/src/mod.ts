@@ -1,0 +1,14 @@
+/**
+ * alpnmux on Bun: `serve()` runs the router on `Bun.listen`/`Bun.connect`.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
+ * import { serve } from "@alpnmux/bun-listener";
+ * const server = serve({ config: loadConfig(DEFAULT_CONFIG_YAML) });
+ * process.on("SIGTERM", () => server.stop());
+ * ```
+ * @module
+ */
+export { ListenError, type ServeOptions, type Server, serve } from "./listener.ts";
+export { WriteQueue } from "./splice.ts";

@@ -1,0 +1,546 @@
+/**
+ * The admin HTTP API: a Hono app (runtime-agnostic; each adapter serves `app.fetch`) that lets
+ * an ACME client publish TLS-ALPN-01 key authorizations, swaps the route table at run time,
+ * and exposes health and Prometheus metrics.
+ *
+ * | Method and path | Auth | Does |
+ * |---|---|---|
+ * | `GET /healthz` | none | `{ status: "ok", active, inHello, version? }` |
+ * | `PUT /v1/challenges/:identifier` | bearer | store `{ keyAuthorization, ttlSeconds? }` (or a `text/plain` key authorization) |
+ * | `DELETE /v1/challenges/:identifier` | bearer | remove it: 200 `{ deleted: true }`, or 404 |
+ * | `GET /v1/challenges` | bearer | `{ challenges: [{ identifier, expiresAt }] }` (no key authorizations) |
+ * | `GET /v1/routes` | bearer | the route table as input: `{ routes, default, onNotTls, onNoSni }` |
+ * | `PUT /v1/routes` | bearer | check and swap in a new route table (other config fields stay) |
+ * | `GET /metrics` | bearer | Prometheus text format 0.0.4 |
+ *
+ * Errors are JSON `{ error: { code, message, path?, issues? } }`; `expiresAt` is an ISO 8601
+ * time, or `null` when the challenge never expires.
+ *
+ * @example Serve it (Bun; Deno: `Deno.serve({ port: 9180, hostname: "127.0.0.1" }, app.fetch)`)
+ * ```ts
+ * import { createAdminApp } from "@alpnmux/core/admin-api";
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge-store";
+ * const app = createAdminApp({ router, challenges: new MemoryChallengeStore(), token: "s3cret-token-0123456789" });
+ * Bun.serve({ hostname: "127.0.0.1", port: 9180, fetch: app.fetch });
+ * ```
+ *
+ * @module admin-api
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { formatHostPort } from "./address.ts";
+import type { ChallengeStore } from "./challenge-store.ts";
+import {
+  ConfigError,
+  type ConfigIssue,
+  parseConfig,
+  type RouterConfig,
+  type TargetConfig,
+} from "./config.ts";
+import { compileHostPattern } from "./hostname.ts";
+import { formatIp, parseIp } from "./ip.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import type { Router } from "./router.ts";
+
+/** Stable codes of admin API errors (the `error.code` of a JSON error body). */
+export type AdminErrorCode =
+  | "unauthorized"
+  | "not-found"
+  | "challenge-not-found"
+  | "bad-json"
+  | "bad-request"
+  | "invalid-identifier"
+  | "invalid-key-authorization"
+  | "invalid-ttl"
+  | "invalid-config"
+  | "payload-too-large"
+  | "invalid-options"
+  | "internal";
+
+/**
+ * An admin request that cannot be honoured, with the HTTP status it maps to. Handlers throw
+ * it; the app turns it into `{ error: { code, message, path?, issues? } }`.
+ *
+ * @example
+ * ```ts
+ * import { AdminApiError, normalizeChallengeIdentifier } from "@alpnmux/core/admin-api";
+ * try { normalizeChallengeIdentifier("*.example.com"); }
+ * catch (e) { if (e instanceof AdminApiError) console.log(e.status, e.code); } // 400 "invalid-identifier"
+ * ```
+ */
+export class AdminApiError extends Error {
+  /** Stable code. */
+  readonly code: AdminErrorCode;
+  /** HTTP status. */
+  readonly status: 400 | 401 | 404 | 413 | 500;
+  /** The request field at fault (e.g. `keyAuthorization`), if one. */
+  readonly path: string | undefined;
+  /** Config problems, for `invalid-config`. */
+  readonly issues: readonly ConfigIssue[] | undefined;
+  /**
+   * @param code Stable code.
+   * @param status HTTP status.
+   * @param message Human-readable reason.
+   * @param extra The field at fault and config issues, if any.
+   */
+  constructor(
+    code: AdminErrorCode,
+    status: 400 | 401 | 404 | 413 | 500,
+    message: string,
+    extra: { path?: string; issues?: readonly ConfigIssue[] } = {},
+  ) {
+    super(message);
+    this.name = "AdminApiError";
+    this.code = code;
+    this.status = status;
+    this.path = extra.path;
+    this.issues = extra.issues;
+  }
+}
+
+/** Options of {@linkcode createAdminApp}. */
+export interface AdminAppOptions {
+  /** The running router: its table is read and swapped, its metrics rendered. */
+  readonly router: Router;
+  /** Where challenges are stored (the responder reads the same store). */
+  readonly challenges: ChallengeStore;
+  /** The bearer token every route but `/healthz` requires; must not be empty. */
+  readonly token: string;
+  /** Shown by `/healthz`; if absent, left out. */
+  readonly version?: string;
+  /** Clock in epoch milliseconds, for `expiresAt` when the store does not say; if absent, `Date.now`. */
+  readonly now?: () => number;
+  /** WebCrypto used to hash tokens; if absent, `globalThis.crypto`. */
+  readonly crypto?: Crypto;
+  /** Largest request body in bytes; if 0 or absent, 1 MiB. */
+  readonly maxBodyBytes?: number;
+}
+
+/** The longest `ttlSeconds` accepted: 7 days (ACME authorizations rarely live longer). */
+export const MAX_CHALLENGE_TTL_SECONDS = 7 * 24 * 3600;
+
+const KEY_AUTHORIZATION = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const LDH_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const TABLE_KEYS = ["routes", "default", "onNotTls", "onNoSni"] as const;
+
+/**
+ * Checks and normalises an ACME identifier from a request: an IPv4 or IPv6 literal (brackets
+ * allowed) becomes its canonical text; a DNS name is lower-cased (a final dot dropped) and must
+ * be LDH labels, at most 253 characters, and not a wildcard (RFC 8737, Section 3).
+ *
+ * @param identifier The identifier as given.
+ * @returns The normalised identifier.
+ * @throws {AdminApiError} `invalid-identifier` (status 400) naming the reason.
+ * @example
+ * ```ts
+ * import { normalizeChallengeIdentifier } from "@alpnmux/core/admin-api";
+ * normalizeChallengeIdentifier("WWW.Example.com"); // "www.example.com"
+ * normalizeChallengeIdentifier("[2001:DB8::0:1]"); // "2001:db8::1"
+ * ```
+ */
+export function normalizeChallengeIdentifier(identifier: string): string {
+  const bad = (why: string) =>
+    new AdminApiError("invalid-identifier", 400, `Invalid identifier ${JSON.stringify(identifier)}: ${why}`, {
+      path: "identifier",
+    });
+  const bare = identifier.startsWith("[") && identifier.endsWith("]") ? identifier.slice(1, -1) : identifier;
+  const ip = parseIp(bare);
+  if (ip !== null) return formatIp(ip.bytes);
+  let name = identifier.toLowerCase();
+  if (name.endsWith(".")) name = name.slice(0, -1);
+  if (name === "") throw bad("it is empty");
+  if (name.includes("*")) throw bad("wildcard names cannot be validated with TLS-ALPN-01");
+  if (name.length > 253) throw bad(`${name.length} characters, more than 253`);
+  if (!name.split(".").every((l) => LDH_LABEL.test(l))) {
+    throw bad("not an IP address or a host name of letters, digits and hyphens");
+  }
+  return name;
+}
+
+/**
+ * Checks a key authorization: `token.thumbprint`, both base64url (RFC 8555, Section 8.1).
+ *
+ * @param keyAuthorization The value as given.
+ * @returns The value, unchanged.
+ * @throws {AdminApiError} `invalid-key-authorization` (status 400).
+ * @example
+ * ```ts
+ * import { checkKeyAuthorization } from "@alpnmux/core/admin-api";
+ * checkKeyAuthorization("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.nP1qzpXGymHBrUEepNY9HCsQk7K8KhOypzEt62jcerQ");
+ * ```
+ */
+export function checkKeyAuthorization(keyAuthorization: unknown): string {
+  const bad = (why: string) =>
+    new AdminApiError("invalid-key-authorization", 400, `Invalid keyAuthorization: ${why}`, {
+      path: "keyAuthorization",
+    });
+  if (typeof keyAuthorization !== "string") throw bad("expected a string");
+  if (keyAuthorization === "") throw bad("it is empty");
+  if (keyAuthorization.length > 1024) throw bad("longer than 1024 characters");
+  if (!KEY_AUTHORIZATION.test(keyAuthorization)) {
+    throw bad('expected "token.thumbprint", both base64url (A-Z, a-z, 0-9, "-", "_")');
+  }
+  return keyAuthorization;
+}
+
+/**
+ * The route table of a checked config in input form, as `GET /v1/routes` shows it: upstreams
+ * as `"host:port"` strings, durations in milliseconds.
+ *
+ * @param config A checked config.
+ * @returns `{ routes, default, onNotTls, onNoSni }`, JSON-serialisable and accepted by `parseConfig`.
+ * @example
+ * ```ts
+ * import { parseConfig } from "@alpnmux/core";
+ * import { routeTableDocument } from "@alpnmux/core/admin-api";
+ * routeTableDocument(parseConfig({ default: { upstream: "127.0.0.1:8443" } })).default;
+ * // { upstream: "127.0.0.1:8443", proxy: "none", tlvs: [] }
+ * ```
+ */
+export function routeTableDocument(config: RouterConfig): RouteTableDocument {
+  return {
+    routes: config.routes.map((r) => ({
+      ...(r.name !== undefined ? { name: r.name } : {}),
+      match: { ...r.match },
+      target: targetInput(r.target),
+    })),
+    default: targetInput(config.default),
+    onNotTls: config.onNotTls,
+    onNoSni: config.onNoSni,
+  };
+}
+
+/** The route table as `GET`/`PUT /v1/routes` exchange it. */
+export interface RouteTableDocument {
+  readonly routes: unknown;
+  readonly default: unknown;
+  readonly onNotTls: RouterConfig["onNotTls"];
+  readonly onNoSni: RouterConfig["onNoSni"];
+}
+
+function targetInput(t: TargetConfig | RouterConfig["default"]): unknown {
+  if (t === "reject") return t;
+  if ("acme" in t) {
+    return {
+      acme: t.acme,
+      fallback: t.fallback === "reject" ? t.fallback : { upstream: formatHostPort(t.fallback.upstream) },
+    };
+  }
+  const { upstream, connectTimeout, ...rest } = t;
+  return {
+    upstream: formatHostPort(upstream),
+    ...rest,
+    tlvs: [...rest.tlvs],
+    ...(connectTimeout !== undefined ? { connectTimeout } : {}),
+  };
+}
+
+/** A whole checked config back in input form, so it can be merged and parsed again. */
+function configInput(c: RouterConfig): Record<string, unknown> {
+  const { admin, ...rest } = c;
+  return {
+    ...rest,
+    listen: c.listen.map(formatHostPort),
+    ...routeTableDocument(c),
+    ...(admin
+      ? {
+          admin: {
+            ...admin,
+            ...(admin.listen !== undefined ? { listen: formatHostPort(admin.listen) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** Host patterns are compiled by the route table, not by the schema: check them with a path. */
+function checkPatterns(config: RouterConfig): void {
+  const issues: ConfigIssue[] = [];
+  config.routes.forEach((r, i) => {
+    r.match.sni?.forEach((p, j) => {
+      try {
+        compileHostPattern(p);
+      } catch (e) {
+        issues.push({
+          path: `routes[${i}].match.sni[${j}]`,
+          message: e instanceof Error ? e.message : String(e),
+        });
+      }
+    });
+  });
+  if (issues.length) throw new ConfigError("invalid-config", issues, "route table");
+}
+
+function invalidConfig(e: ConfigError): AdminApiError {
+  return new AdminApiError("invalid-config", 400, e.message, { issues: e.issues });
+}
+
+async function sha256(crypto: Crypto, text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/**
+ * Compares two strings in time that depends only on their digest length: both are hashed with
+ * SHA-256 and every byte of the digests is XORed into one accumulator, with no early exit.
+ *
+ * @param a One string (e.g. the token presented).
+ * @param b The other (e.g. the expected token).
+ * @param crypto WebCrypto; if absent, `globalThis.crypto`.
+ * @returns `true` when the strings are equal.
+ * @example
+ * ```ts
+ * import { timingSafeEqualStrings } from "@alpnmux/core/admin-api";
+ * await timingSafeEqualStrings("a", "a"); // true
+ * ```
+ */
+export async function timingSafeEqualStrings(
+  a: string,
+  b: string,
+  crypto: Crypto = globalThis.crypto,
+): Promise<boolean> {
+  const [da, db] = await Promise.all([sha256(crypto, a), sha256(crypto, b)]);
+  let diff = da.length ^ db.length;
+  for (let i = 0; i < da.length; i++) diff |= (da[i] as number) ^ (db[i] as number);
+  return diff === 0;
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new AdminApiError(
+      "bad-json",
+      400,
+      `Cannot parse request body as JSON: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+function errorBody(e: AdminApiError) {
+  return {
+    error: {
+      code: e.code,
+      message: e.message,
+      ...(e.path !== undefined ? { path: e.path } : {}),
+      ...(e.issues !== undefined ? { issues: e.issues } : {}),
+    },
+  };
+}
+
+/**
+ * Creates the admin API app. Serve it with the runtime's HTTP server, bound to loopback or a
+ * private address; every route but `/healthz` needs `Authorization: Bearer <token>`.
+ *
+ * @param options Router, challenge store, token, version, clock.
+ * @returns A Hono app; use `app.fetch` (or `app.request` in tests).
+ * @throws {AdminApiError} `invalid-options` when the token is empty.
+ * @example
+ * ```ts
+ * import { createRouter, parseConfig } from "@alpnmux/core";
+ * import { createAdminApp } from "@alpnmux/core/admin-api";
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge-store";
+ * const router = createRouter({ config: parseConfig({ default: "reject" }) });
+ * const app = createAdminApp({ router, challenges: new MemoryChallengeStore(), token: "t0ken-t0ken-t0ken" });
+ * const res = await app.request("/v1/challenges/a.example.test", {
+ *   method: "PUT",
+ *   headers: { authorization: "Bearer t0ken-t0ken-t0ken", "content-type": "application/json" },
+ *   body: JSON.stringify({ keyAuthorization: "token.thumbprint", ttlSeconds: 600 }),
+ * });
+ * await res.json(); // { identifier: "a.example.test", expiresAt: "…" }
+ * ```
+ */
+export function createAdminApp(options: AdminAppOptions): Hono {
+  const { router, challenges } = options;
+  if (typeof options.token !== "string" || options.token === "") {
+    throw new AdminApiError("invalid-options", 500, "Cannot create admin API: the token is empty");
+  }
+  const token = options.token;
+  const crypto = options.crypto ?? globalThis.crypto;
+  const now = options.now ?? Date.now;
+  const log = getLogger(["alpnmux", "admin"]);
+  /** The document of the last accepted PUT, while its config is the one in force. */
+  let accepted: { config: RouterConfig; doc: RouteTableDocument } | null = null;
+  const currentTable = (): RouteTableDocument =>
+    accepted !== null && accepted.config === router.config ? accepted.doc : routeTableDocument(router.config);
+
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof AdminApiError) return c.json(errorBody(err), err.status);
+    if (err instanceof HTTPException) {
+      const code =
+        err.status === 413 ? "payload-too-large" : err.status === 401 ? "unauthorized" : "bad-request";
+      return c.json({ error: { code, message: err.message || `HTTP ${err.status}` } }, err.status);
+    }
+    if (err instanceof Error && err.name === "ChallengeCertError" && "code" in err) {
+      return c.json({ error: { code: String(err.code), message: err.message } }, 400);
+    }
+    log.error("admin request {method} {path} failed: {error}", {
+      method: c.req.method,
+      path: c.req.path,
+      error: err,
+    });
+    return c.json({ error: { code: "internal", message: "Internal error" } }, 500);
+  });
+  app.notFound((c) =>
+    c.json({ error: { code: "not-found", message: `No such endpoint: ${c.req.method} ${c.req.path}` } }, 404),
+  );
+
+  app.get("/healthz", (c) =>
+    c.json({
+      status: "ok",
+      active: router.active,
+      inHello: router.inHello,
+      ...(options.version !== undefined ? { version: options.version } : {}),
+    }),
+  );
+
+  app.use("*", async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    if (m === null || !(await timingSafeEqualStrings(m[1] as string, token, crypto))) {
+      c.header(
+        "WWW-Authenticate",
+        m === null ? 'Bearer realm="alpnmux"' : 'Bearer realm="alpnmux", error="invalid_token"',
+      );
+      const message =
+        m === null ? "Authorization: Bearer <token> is required" : "The bearer token is not valid";
+      return c.json({ error: { code: "unauthorized", message } }, 401);
+    }
+    await next();
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes || 1 << 20,
+      onError: () => {
+        throw new AdminApiError(
+          "payload-too-large",
+          413,
+          `Request body is larger than ${options.maxBodyBytes || 1 << 20} bytes`,
+        );
+      },
+    }),
+  );
+
+  app.put("/v1/challenges/:identifier", async (c) => {
+    const identifier = normalizeChallengeIdentifier(c.req.param("identifier"));
+    const plain = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/plain");
+    const body = plain
+      ? { keyAuthorization: (await c.req.text()).trim(), ttlSeconds: c.req.query("ttlSeconds") }
+      : await readJson(c);
+    if (!isObject(body))
+      throw new AdminApiError("bad-request", 400, "Expected a JSON object { keyAuthorization, ttlSeconds? }");
+    const keyAuthorization = checkKeyAuthorization(body.keyAuthorization);
+    let ttl = body.ttlSeconds;
+    if (typeof ttl === "string" && plain) ttl = Number(ttl);
+    if (ttl !== undefined && (typeof ttl !== "number" || !(ttl > 0) || ttl > MAX_CHALLENGE_TTL_SECONDS)) {
+      throw new AdminApiError(
+        "invalid-ttl",
+        400,
+        `Invalid ttlSeconds: expected a number of seconds in (0, ${MAX_CHALLENGE_TTL_SECONDS}]`,
+        {
+          path: "ttlSeconds",
+        },
+      );
+    }
+    const ttlMs = ttl === undefined ? undefined : Math.round(ttl * 1000);
+    const existed = (await challenges.get(identifier)) !== undefined;
+    const setAt = now();
+    await challenges.set(identifier, keyAuthorization, ttlMs);
+    const expires =
+      (await challenges.get(identifier))?.expiresAt ?? (ttlMs === undefined ? Infinity : setAt + ttlMs);
+    return c.json({ identifier, expiresAt: isoOrNull(expires) }, existed ? 200 : 201);
+  });
+
+  app.delete("/v1/challenges/:identifier", async (c) => {
+    const identifier = normalizeChallengeIdentifier(c.req.param("identifier"));
+    if (!(await challenges.delete(identifier))) {
+      throw new AdminApiError("challenge-not-found", 404, `No challenge is stored for ${identifier}`, {
+        path: "identifier",
+      });
+    }
+    return c.json({ deleted: true });
+  });
+
+  app.get("/v1/challenges", async (c) => {
+    const list = await challenges.list();
+    return c.json({
+      challenges: list.map((e) => ({ identifier: e.identifier, expiresAt: isoOrNull(e.expiresAt) })),
+    });
+  });
+
+  app.get("/v1/routes", (c) => c.json(currentTable()));
+
+  app.put("/v1/routes", async (c) => {
+    const body = await readJson(c);
+    if (!isObject(body)) {
+      throw invalidConfig(
+        new ConfigError(
+          "invalid-config",
+          [{ path: "", message: "expected an object { routes, default, onNotTls?, onNoSni? }" }],
+          "route table",
+        ),
+      );
+    }
+    const extra = Object.keys(body).filter((k) => !(TABLE_KEYS as readonly string[]).includes(k));
+    if (extra.length) {
+      const issues = extra.map((k) => ({
+        path: k,
+        message: "cannot be changed through the admin API (only routes, default, onNotTls, onNoSni)",
+      }));
+      throw invalidConfig(new ConfigError("invalid-config", issues, "route table"));
+    }
+    const current = router.config;
+    let config: RouterConfig;
+    try {
+      config = parseConfig(
+        {
+          ...configInput(current),
+          routes: body.routes,
+          default: body.default,
+          onNotTls: body.onNotTls ?? current.onNotTls,
+          onNoSni: body.onNoSni ?? current.onNoSni,
+        },
+        "route table",
+      );
+      checkPatterns(config);
+      router.setConfig(config);
+    } catch (e) {
+      if (e instanceof ConfigError) throw invalidConfig(e);
+      if (e instanceof Error && "code" in e) {
+        throw new AdminApiError("invalid-config", 400, e.message, {
+          issues: [{ path: "", message: e.message }],
+        });
+      }
+      throw e;
+    }
+    const doc: RouteTableDocument = {
+      routes: body.routes ?? [],
+      default: body.default,
+      onNotTls: config.onNotTls,
+      onNoSni: config.onNoSni,
+    };
+    accepted = { config, doc };
+    log.info("route table replaced: {routes}", { routes: router.table.routeNames });
+    return c.json(doc);
+  });
+
+  app.get("/metrics", (c) =>
+    c.body(router.metrics.registry.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
+  );
+
+  return app;
+}
+
+function isoOrNull(ms: number): string | null {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}

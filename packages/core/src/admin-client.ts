@@ -1,0 +1,389 @@
+/**
+ * A client for the admin API ({@linkcode createAdminClient}) and the `alpnmux challenge`
+ * command built on it ({@linkcode runChallengeCommand}), which ACME clients call from their
+ * TLS-ALPN-01 hooks to publish and remove key authorizations.
+ *
+ * @example Publish a challenge from a deploy hook
+ * ```ts
+ * import { createAdminClient } from "@alpnmux/core/admin-client";
+ * const admin = createAdminClient({ baseUrl: "http://127.0.0.1:9180", token: "s3cret-token-0123456789" });
+ * await admin.setChallenge("www.example.com", "token.thumbprint", 600);
+ * // … ask the CA to validate …
+ * await admin.deleteChallenge("www.example.com");
+ * ```
+ *
+ * @module admin-client
+ */
+
+import type { RouteTableDocument } from "./admin-api.ts";
+import { parseDuration } from "./duration.ts";
+
+/** Why an admin call failed. */
+export type AdminClientErrorCode =
+  | "unauthorized"
+  | "bad-request"
+  | "not-found"
+  | "unreachable"
+  | "server-error";
+
+/** One config problem reported by `PUT /v1/routes`. */
+export interface AdminIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A failed admin call. `message` is the server's message when it sent one.
+ *
+ * @example
+ * ```ts
+ * import { AdminClientError } from "@alpnmux/core/admin-client";
+ * try { await admin.listChallenges(); }
+ * catch (e) { if (e instanceof AdminClientError && e.code === "unauthorized") console.error("check the token"); }
+ * ```
+ */
+export class AdminClientError extends Error {
+  /** Stable code. */
+  readonly code: AdminClientErrorCode;
+  /** HTTP status; 0 when the server was not reached. */
+  readonly status: number;
+  /** The server's own error code (`error.code` of the body), if any. */
+  readonly serverCode: string | undefined;
+  /** Config issues of a rejected route table. */
+  readonly issues: readonly AdminIssue[];
+  /**
+   * @param code Stable code.
+   * @param message The server's message, or why the server was not reached.
+   * @param extra Status, server code and issues.
+   */
+  constructor(
+    code: AdminClientErrorCode,
+    message: string,
+    extra: { status?: number; serverCode?: string; issues?: readonly AdminIssue[]; cause?: unknown } = {},
+  ) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = "AdminClientError";
+    this.code = code;
+    this.status = extra.status ?? 0;
+    this.serverCode = extra.serverCode;
+    this.issues = extra.issues ?? [];
+  }
+}
+
+/** A fetch function: `globalThis.fetch`, or `(req) => app.fetch(req)` in tests. */
+export type FetchLike = (request: Request) => Response | Promise<Response>;
+
+/** Options of {@linkcode createAdminClient}. */
+export interface AdminClientOptions {
+  /** Admin API base URL, e.g. `http://127.0.0.1:9180`. */
+  readonly baseUrl: string;
+  /** The bearer token. */
+  readonly token: string;
+  /** The fetch to use; if absent, `globalThis.fetch`. */
+  readonly fetch?: FetchLike;
+  /** Per-request timeout; if 0 or absent, 10000 ms. */
+  readonly timeoutMs?: number;
+}
+
+/** A stored challenge as listed; `expiresAt` is ISO 8601, or `null` for never. */
+export interface ChallengeInfo {
+  readonly identifier: string;
+  readonly expiresAt: string | null;
+}
+
+/** The `/healthz` answer. */
+export interface AdminHealth {
+  readonly status: "ok";
+  readonly active: number;
+  readonly inHello: number;
+  readonly version?: string;
+}
+
+/** The admin API, typed. Every method throws {@linkcode AdminClientError} on failure. */
+export interface AdminClient {
+  /** Stores a key authorization; `created` is false when one was replaced. */
+  setChallenge(
+    identifier: string,
+    keyAuthorization: string,
+    ttlSeconds?: number,
+  ): Promise<ChallengeInfo & { readonly created: boolean }>;
+  /** Removes a challenge; `false` when none was stored. */
+  deleteChallenge(identifier: string): Promise<boolean>;
+  /** Lists stored challenges. */
+  listChallenges(): Promise<ChallengeInfo[]>;
+  /** Server health (no token needed). */
+  health(): Promise<AdminHealth>;
+  /** The route table in force. */
+  getRoutes(): Promise<RouteTableDocument>;
+  /** Replaces the route table; rejected tables throw `bad-request` with `issues`. */
+  setRoutes(table: {
+    routes?: unknown;
+    default: unknown;
+    onNotTls?: string;
+    onNoSni?: string;
+  }): Promise<RouteTableDocument>;
+}
+
+function codeFor(status: number): AdminClientErrorCode {
+  if (status === 401 || status === 403) return "unauthorized";
+  if (status === 404) return "not-found";
+  if (status >= 400 && status < 500) return "bad-request";
+  return "server-error";
+}
+
+/**
+ * Creates an admin API client.
+ *
+ * @param options Base URL, token, fetch.
+ * @returns The client.
+ * @example
+ * ```ts
+ * import { createAdminClient } from "@alpnmux/core/admin-client";
+ * const admin = createAdminClient({ baseUrl: "http://127.0.0.1:9180", token: "s3cret-token-0123456789" });
+ * for (const c of await admin.listChallenges()) console.log(c.identifier, c.expiresAt);
+ * ```
+ */
+export function createAdminClient(options: AdminClientOptions): AdminClient {
+  const base = options.baseUrl.replace(/\/+$/, "");
+  const doFetch: FetchLike = options.fetch ?? ((r) => globalThis.fetch(r));
+  const timeoutMs = options.timeoutMs || 10_000;
+
+  async function call(method: string, path: string, body?: unknown, auth = true): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (auth) headers.authorization = `Bearer ${options.token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      const req = new Request(`${base}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      res = await doFetch(req);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new AdminClientError("unreachable", `Cannot reach the admin API at ${base}: ${why}`, {
+        cause: e,
+      });
+    }
+    if (res.ok) return res;
+    let serverCode: string | undefined;
+    let message = `${method} ${path}: HTTP ${res.status}`;
+    let issues: AdminIssue[] | undefined;
+    try {
+      const j = (await res.json()) as { error?: { code?: unknown; message?: unknown; issues?: unknown } };
+      if (typeof j.error?.code === "string") serverCode = j.error.code;
+      if (typeof j.error?.message === "string") message = j.error.message;
+      if (Array.isArray(j.error?.issues)) issues = j.error.issues as AdminIssue[];
+    } catch {
+      // Not JSON (a proxy's error page): keep the generic message.
+    }
+    throw new AdminClientError(codeFor(res.status), message, {
+      status: res.status,
+      ...(serverCode !== undefined ? { serverCode } : {}),
+      ...(issues !== undefined ? { issues } : {}),
+    });
+  }
+
+  async function json<T>(res: Response): Promise<T> {
+    try {
+      return (await res.json()) as T;
+    } catch (e) {
+      throw new AdminClientError(
+        "server-error",
+        `The admin API sent a body that is not JSON (HTTP ${res.status})`,
+        {
+          status: res.status,
+          cause: e,
+        },
+      );
+    }
+  }
+
+  const idPath = (identifier: string) => `/v1/challenges/${encodeURIComponent(identifier)}`;
+
+  return {
+    async setChallenge(identifier, keyAuthorization, ttlSeconds) {
+      const res = await call("PUT", idPath(identifier), {
+        keyAuthorization,
+        ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+      });
+      return { ...(await json<ChallengeInfo>(res)), created: res.status === 201 };
+    },
+    async deleteChallenge(identifier) {
+      try {
+        await call("DELETE", idPath(identifier));
+        return true;
+      } catch (e) {
+        if (e instanceof AdminClientError && e.serverCode === "challenge-not-found") return false;
+        throw e;
+      }
+    },
+    async listChallenges() {
+      return (await json<{ challenges: ChallengeInfo[] }>(await call("GET", "/v1/challenges"))).challenges;
+    },
+    async health() {
+      return json<AdminHealth>(await call("GET", "/healthz", undefined, false));
+    },
+    async getRoutes() {
+      return json<RouteTableDocument>(await call("GET", "/v1/routes"));
+    },
+    async setRoutes(table) {
+      return json<RouteTableDocument>(await call("PUT", "/v1/routes", table));
+    },
+  };
+}
+
+/** Where {@linkcode runChallengeCommand} writes. */
+export interface CommandIo {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+/** The default admin API address. */
+export const DEFAULT_ADMIN_URL = "http://127.0.0.1:9180";
+
+/** Usage text of `alpnmux challenge`. */
+export const CHALLENGE_USAGE = `Usage:
+  alpnmux challenge set IDENTIFIER KEY_AUTHORIZATION [--ttl 10m]
+  alpnmux challenge delete IDENTIFIER
+  alpnmux challenge list
+Options:
+  --admin URL          admin API (env ALPNMUX_ADMIN; default ${DEFAULT_ADMIN_URL})
+  --admin-token TOKEN  bearer token (env ALPNMUX_ADMIN_TOKEN, preferred: argv is visible to other users)
+  --ttl DURATION       challenge lifetime for set, like 10m, 90s, 1h (default: the server's)
+Exit status: 0 done, 1 the admin API refused or could not be reached, 2 usage error.`;
+
+class UsageError extends Error {}
+
+interface ParsedArgs {
+  readonly positional: string[];
+  readonly admin: string | undefined;
+  readonly token: string | undefined;
+  readonly ttl: string | undefined;
+  readonly help: boolean;
+}
+
+function parseArgs(args: readonly string[]): ParsedArgs {
+  const positional: string[] = [];
+  const flags: Record<string, string> = {};
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--") {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (a === "-h" || a === "--help") {
+      help = true;
+      continue;
+    }
+    if (!a.startsWith("--")) {
+      // A key authorization may start with "-" (base64url), so single-dash words are values.
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (!["admin", "admin-token", "ttl"].includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = eq < 0 ? args[++i] : a.slice(eq + 1);
+    if (value === undefined || value === "") throw new UsageError(`--${name} needs a value`);
+    flags[name] = value;
+  }
+  return { positional, admin: flags.admin, token: flags["admin-token"], ttl: flags.ttl, help };
+}
+
+/**
+ * Runs `alpnmux challenge …`: `set ID KEYAUTH [--ttl 10m]`, `delete ID`, `list`, with
+ * `--admin URL` and `--admin-token TOKEN` (or `ALPNMUX_ADMIN`, `ALPNMUX_ADMIN_TOKEN`).
+ * Deleting a challenge that is not stored succeeds (exit 0) with a note, so cleanup hooks stay
+ * idempotent.
+ *
+ * @param args The words after `alpnmux challenge` (a leading `"challenge"` is skipped).
+ * @param env `ALPNMUX_ADMIN` and `ALPNMUX_ADMIN_TOKEN`.
+ * @param io Where to print results (`out`) and problems (`err`), one line per call.
+ * @param fetchImpl The fetch to use; if absent, `globalThis.fetch`.
+ * @returns The exit code: 0 done, 1 the server refused or was unreachable, 2 usage error.
+ * @example
+ * ```ts
+ * import { runChallengeCommand } from "@alpnmux/core/admin-client";
+ * const code = await runChallengeCommand(["set", "www.example.com", "tok.thumb", "--ttl", "10m"],
+ *   { ALPNMUX_ADMIN_TOKEN: "s3cret-token-0123456789" }, { out: console.log, err: console.error });
+ * ```
+ */
+export async function runChallengeCommand(
+  args: readonly string[],
+  env: { readonly ALPNMUX_ADMIN?: string | undefined; readonly ALPNMUX_ADMIN_TOKEN?: string | undefined },
+  io: CommandIo,
+  fetchImpl?: FetchLike,
+): Promise<number> {
+  const usage = (why: string) => {
+    io.err(`alpnmux challenge: ${why}`);
+    io.err(CHALLENGE_USAGE);
+    return 2;
+  };
+  let p: ParsedArgs;
+  try {
+    p = parseArgs(args[0] === "challenge" ? args.slice(1) : args);
+  } catch (e) {
+    return usage(e instanceof Error ? e.message : String(e));
+  }
+  if (p.help) {
+    io.out(CHALLENGE_USAGE);
+    return 0;
+  }
+  const [command, ...rest] = p.positional;
+  const want = { set: 2, delete: 1, list: 0 } as const;
+  if (command === undefined) return usage("missing command (set, delete or list)");
+  if (!(command in want)) return usage(`unknown command ${JSON.stringify(command)}`);
+  const n = want[command as keyof typeof want];
+  if (rest.length !== n) {
+    const shape = { set: "IDENTIFIER KEY_AUTHORIZATION", delete: "IDENTIFIER", list: "no arguments" }[
+      command as keyof typeof want
+    ];
+    return usage(`${command} takes ${shape}, got ${rest.length} argument${rest.length === 1 ? "" : "s"}`);
+  }
+  let ttlSeconds: number | undefined;
+  if (p.ttl !== undefined) {
+    if (command !== "set") return usage("--ttl only applies to set");
+    const ms = parseDuration(p.ttl);
+    if (ms === null || ms < 1000)
+      return usage(`--ttl ${JSON.stringify(p.ttl)} is not a duration of 1s or more (like 10m)`);
+    ttlSeconds = ms / 1000;
+  }
+  const token = p.token ?? env.ALPNMUX_ADMIN_TOKEN;
+  if (!token) return usage("no admin token: set ALPNMUX_ADMIN_TOKEN or pass --admin-token");
+  const baseUrl = p.admin ?? env.ALPNMUX_ADMIN ?? DEFAULT_ADMIN_URL;
+  if (!/^https?:\/\/[^/]/i.test(baseUrl))
+    return usage(`--admin ${JSON.stringify(baseUrl)} is not an http(s) URL`);
+  const client = createAdminClient({ baseUrl, token, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+  try {
+    if (command === "set") {
+      const [id, keyAuth] = rest as [string, string];
+      const r = await client.setChallenge(id, keyAuth, ttlSeconds);
+      io.out(
+        `${r.created ? "set" : "replaced"} challenge for ${r.identifier}, ${r.expiresAt ? `expires ${r.expiresAt}` : "no expiry"}`,
+      );
+    } else if (command === "delete") {
+      const id = rest[0] as string;
+      io.out(
+        (await client.deleteChallenge(id))
+          ? `deleted challenge for ${id}`
+          : `no challenge for ${id} (nothing to delete)`,
+      );
+    } else {
+      const list = await client.listChallenges();
+      if (list.length === 0) io.out("no challenges");
+      for (const c of list) io.out(`${c.identifier}\t${c.expiresAt ?? "no expiry"}`);
+    }
+    return 0;
+  } catch (e) {
+    const hint =
+      e instanceof AdminClientError && e.code === "unauthorized"
+        ? " (check --admin-token / ALPNMUX_ADMIN_TOKEN)"
+        : "";
+    io.err(`alpnmux challenge ${command}: ${e instanceof Error ? e.message : String(e)}${hint}`);
+    return 1;
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The router's configuration: a zod schema for the YAML file (and for config objects given by
+ * programs), the embedded default, and `loadConfig()` that turns text into a checked
+ * {@linkcode RouterConfig} or a {@linkcode ConfigError} naming the path and the reason.
+ *
+ * @module config
+ */
+
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { AddressError, type HostPort, parseHostPort } from "./address.ts";
+import { parseDuration } from "./duration.ts";
+
+/** One problem in a config: where and why. */
+export interface ConfigIssue {
+  /** Path such as `routes[2].target.upstream`; "" for the whole document. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A config that cannot be used. The message lists every issue, one per line, as
+ * `path: reason`.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, parseConfig } from "@alpnmux/core";
+ * try { parseConfig({ default: { upstream: "10.0.0.5" } }); }
+ * catch (e) { if (e instanceof ConfigError) console.log(e.issues[0]); }
+ * // { path: "default.upstream", message: "\"10.0.0.5\" has no port" }
+ * ```
+ */
+export class ConfigError extends TypeError {
+  /** Stable code. */
+  readonly code: "invalid-config" | "bad-yaml";
+  /** Each problem found. */
+  readonly issues: readonly ConfigIssue[];
+  /**
+   * @param code Stable code.
+   * @param issues Problems, at least one.
+   * @param source Where the config came from, for the message (a file name).
+   */
+  constructor(code: "invalid-config" | "bad-yaml", issues: readonly ConfigIssue[], source = "config") {
+    super(`Invalid ${source}:\n${issues.map((i) => `  ${i.path || "(top)"}: ${i.message}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.code = code;
+    this.issues = issues;
+  }
+}
+
+const hostPort = (allowEmptyHost: boolean) =>
+  z.string().transform((s, ctx): HostPort => {
+    try {
+      return parseHostPort(s, { allowEmptyHost });
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: e instanceof AddressError ? e.message : String(e) });
+      return z.NEVER;
+    }
+  });
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === null) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(v)} is not a duration (like "10s", "500ms", "2m")`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const positiveInt = z.number().int().positive();
+
+const proxyVersion = z.enum(["none", "v1", "v2"]);
+const tlv = z.enum(["authority", "alpn"]);
+
+const upstreamTarget = z.strictObject({
+  upstream: hostPort(false),
+  proxy: proxyVersion.default("none"),
+  tlvs: z.array(tlv).default([]),
+  connectTimeout: duration.optional(),
+});
+
+const builtinTarget = z.strictObject({
+  acme: z.literal("builtin"),
+  /** When no challenge is stored for the name: an external responder, or close. */
+  fallback: z.union([z.literal("reject"), z.strictObject({ upstream: hostPort(false) })]).default("reject"),
+});
+
+const target = z.union([z.literal("reject"), upstreamTarget, builtinTarget], {
+  error: () =>
+    'expected "reject", { upstream: "host:port", proxy?, tlvs? } or { acme: "builtin", fallback? }',
+});
+
+const matcher = z
+  .strictObject({
+    sni: z.array(z.string().min(1)).min(1).optional(),
+    alpn: z.array(z.string().min(1)).min(1).optional(),
+    acme: z.union([z.literal(true), z.enum(["exact", "contains"])]).optional(),
+    noSni: z.literal(true).optional(),
+    ech: z.boolean().optional(),
+  })
+  .refine((m) => Object.keys(m).length > 0, "a match needs at least one of sni, alpn, acme, noSni, ech");
+
+const route = z.strictObject({
+  name: z.string().min(1).optional(),
+  match: matcher,
+  target,
+});
+
+const logLevel = z.enum(["trace", "debug", "info", "warning", "error", "fatal"]);
+
+/** The schema of the config file. Every field but `default` has a default. */
+export const configSchema = z
+  .strictObject({
+    listen: z.array(hostPort(true)).min(1).prefault(["[::]:443"]),
+    helloTimeout: duration.default(10_000),
+    connectTimeout: duration.default(5_000),
+    drainTimeout: duration.default(30_000),
+    maxHelloBytes: z.number().int().min(512).max(65536).default(16384),
+    limits: z
+      .strictObject({
+        maxConnections: positiveInt.default(10_000),
+        maxConnectionsPerIp: positiveInt.default(512),
+        maxHelloConnections: positiveInt.default(2_000),
+        maxHelloConnectionsPerIp: positiveInt.default(64),
+      })
+      .prefault({}),
+    onNotTls: z.enum(["close", "default"]).default("close"),
+    onNoSni: z.enum(["close", "route"]).default("close"),
+    routes: z.array(route).default([]),
+    default: z.union([z.literal("reject"), upstreamTarget]),
+    admin: z
+      .strictObject({
+        listen: hostPort(false).optional(),
+        token: z.string().min(16).optional(),
+        tokenFile: z.string().min(1).optional(),
+      })
+      .optional(),
+    log: z
+      .strictObject({ level: logLevel.default("info"), format: z.enum(["json", "pretty"]).default("json") })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    c.routes.forEach((r, i) => {
+      const acmeRoute = r.match.acme !== undefined || (r.match.alpn?.includes("acme-tls/1") ?? false);
+      if (typeof r.target === "object" && "upstream" in r.target && acmeRoute && r.target.proxy !== "none") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "target", "proxy"],
+          message: "an ACME (acme-tls/1) route never gets a PROXY header: ACME responders cannot read it",
+        });
+      }
+      if (typeof r.target === "object" && "acme" in r.target && r.match.acme === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "match"],
+          message:
+            'target { acme: "builtin" } needs an `acme` matcher, so challenge certificates only reach validators',
+        });
+      }
+      if (
+        typeof r.target === "object" &&
+        "upstream" in r.target &&
+        r.target.tlvs.length &&
+        r.target.proxy !== "v2"
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "target", "tlvs"],
+          message: "TLVs need proxy: v2",
+        });
+      }
+    });
+  });
+
+/** A checked config, with durations in milliseconds and addresses parsed. */
+export type RouterConfig = z.output<typeof configSchema>;
+/** What a config file or object may contain before defaults are applied. */
+export type RouterConfigInput = z.input<typeof configSchema>;
+/** A route as checked. */
+export type RouteConfig = RouterConfig["routes"][number];
+/** A route target as checked. */
+export type TargetConfig = RouteConfig["target"];
+/** An upstream target as checked. */
+export type UpstreamTargetConfig = z.output<typeof upstreamTarget>;
+
+/**
+ * The embedded default: the "TLS-ALPN without downtime" recipe. ACME validations (ALPN exactly
+ * `acme-tls/1`) go to an ACME client's temporary TLS server on 10443, everything else to the
+ * HTTPS server on 8443 with PROXY v2, on IPv6 and IPv4.
+ */
+export const DEFAULT_CONFIG_YAML = `# alpnmux default config: the TLS-ALPN-01 recipe
+listen: ["[::]:443", "0.0.0.0:443"]
+helloTimeout: 10s
+routes:
+  - name: acme
+    match: { acme: exact }
+    target: { upstream: "127.0.0.1:10443" }
+default:
+  upstream: "127.0.0.1:8443"
+  proxy: v2
+  tlvs: [authority, alpn]
+`;
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out;
+}
+
+/**
+ * Checks a config object and applies defaults.
+ *
+ * @param input A parsed config document or an object built by a program.
+ * @param source Name for messages (a file name); default "config".
+ * @returns The checked config.
+ * @throws {ConfigError} Naming each bad field and why.
+ * @example
+ * ```ts
+ * import { parseConfig } from "@alpnmux/core";
+ * const c = parseConfig({ default: { upstream: "127.0.0.1:8443", proxy: "v2" } });
+ * c.helloTimeout; // 10000
+ * ```
+ */
+export function parseConfig(input: unknown, source = "config"): RouterConfig {
+  const r = configSchema.safeParse(input ?? {}, { reportInput: true });
+  if (r.success) return r.data;
+  throw new ConfigError("invalid-config", flatten(r.error.issues, []), source);
+}
+
+/**
+ * Turns zod issues into path/reason pairs. For a union, the branch that got furthest (its
+ * issues lie deepest) explains the problem best: `default.upstream: "10.0.0.5" has no port`
+ * rather than "invalid input".
+ */
+function flatten(issues: readonly z.core.$ZodIssue[], base: readonly PropertyKey[]): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const i of issues) {
+    const path = [...base, ...i.path];
+    if (i.code === "invalid_union" && i.errors.length > 0) {
+      if (i.input === undefined) {
+        out.push({ path: pathText(path), message: "is required" });
+        continue;
+      }
+      const depth = (b: readonly z.core.$ZodIssue[]) =>
+        Math.max(
+          ...b.map(
+            (x) => x.path.length + (x.code === "invalid_type" || x.code === "invalid_value" ? 0 : 0.5),
+          ),
+        );
+      const best = [...i.errors].sort((a, b) => depth(b) - depth(a))[0] ?? [];
+      if (depth(best) > 0) {
+        out.push(...flatten(best, path));
+        continue;
+      }
+    }
+    out.push({
+      path: pathText(path),
+      message: i.code === "invalid_type" && i.input === undefined ? "is required" : i.message,
+    });
+  }
+  return out;
+}
+
+/**
+ * Parses YAML config text and checks it.
+ *
+ * @param text YAML (JSON is YAML too).
+ * @param source Name for messages (a file name); default "config".
+ * @returns The checked config.
+ * @throws {ConfigError} For YAML syntax errors and bad fields.
+ * @example
+ * ```ts
+ * import { DEFAULT_CONFIG_YAML, loadConfig } from "@alpnmux/core";
+ * const c = loadConfig(DEFAULT_CONFIG_YAML);
+ * c.routes[0]?.name; // "acme"
+ * ```
+ */
+export function loadConfig(text: string, source = "config"): RouterConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (e) {
+    throw new ConfigError(
+      "bad-yaml",
+      [{ path: "", message: e instanceof Error ? e.message : String(e) }],
+      source,
+    );
+  }
+  return parseConfig(doc, source);
+}

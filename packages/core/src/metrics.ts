@@ -1,0 +1,431 @@
+/**
+ * A tiny Prometheus registry with no dependencies: counters, gauges and fixed-bucket histograms
+ * with labels, rendered in the text exposition format 0.0.4.
+ *
+ * The hot path resolves a child once (`metric.labels({...})`) and then only adds numbers.
+ * Output is stable: families sorted by name, series sorted by label values.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core/metrics";
+ * const registry = new Registry();
+ * const conns = registry.counter({ name: "alpnmux_connections_total", help: "Accepted connections.", labelNames: ["route"] });
+ * const acme = conns.labels({ route: "acme" }); // resolve once
+ * acme.inc();
+ * registry.render(); // "# HELP alpnmux_connections_total Accepted connections.\n# TYPE … counter\n…{route=\"acme\"} 1\n"
+ * ```
+ *
+ * @module metrics
+ */
+
+/** Why a metric definition or update is rejected. */
+export type MetricsErrorCode = "bad-name" | "duplicate" | "bad-labels" | "bad-value" | "bad-buckets";
+
+/**
+ * A misuse of the metrics API (bad names, labels, buckets, or a negative counter increment).
+ *
+ * @example
+ * ```ts
+ * import { MetricsError, Registry } from "@alpnmux/core/metrics";
+ * try {
+ *   new Registry().counter({ name: "bad name", help: "" });
+ * } catch (e) {
+ *   if (e instanceof MetricsError) console.log(e.code); // "bad-name"
+ * }
+ * ```
+ */
+export class MetricsError extends TypeError {
+  /** What is wrong, as a stable machine-readable code. */
+  readonly code: MetricsErrorCode;
+  /**
+   * @param code The stable error code.
+   * @param reason Why, without the "Cannot use metric" prefix.
+   */
+  constructor(code: MetricsErrorCode, reason: string) {
+    super(`Cannot use metric: ${reason}`);
+    this.name = "MetricsError";
+    this.code = code;
+  }
+}
+
+/** The `Content-Type` of {@linkcode Registry.render}'s output. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Prometheus client libraries' default histogram buckets (seconds). */
+export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Label values keyed by label name. */
+export type Labels<L extends string> = { readonly [K in L]: string };
+
+/** Options shared by all metric kinds. */
+export interface MetricOptions<L extends string> {
+  /** Metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+  readonly name: string;
+  /** Help text (one line; `\` and newlines are escaped). */
+  readonly help: string;
+  /** Label names in output order. If absent, the metric has no labels. */
+  readonly labelNames?: readonly L[];
+}
+
+/** Histogram options. */
+export interface HistogramOptions<L extends string> extends MetricOptions<L> {
+  /** Strictly increasing finite upper bounds; `+Inf` is added. If absent, {@linkcode DEFAULT_BUCKETS}. */
+  readonly buckets?: readonly number[];
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function escapeLabel(v: string): string {
+  return v.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/[\\\n]/g, (c) => (c === "\n" ? "\\n" : "\\\\"));
+}
+
+function formatValue(v: number): string {
+  if (v === Number.POSITIVE_INFINITY) return "+Inf";
+  if (v === Number.NEGATIVE_INFINITY) return "-Inf";
+  return Number.isNaN(v) ? "NaN" : String(v);
+}
+
+interface Series<C> {
+  /** Rendered `name="value",…` pairs (no braces), used for sorting and output. */
+  readonly labelText: string;
+  readonly child: C;
+}
+
+/** Common parts of counters, gauges and histograms: label resolution and child storage. */
+abstract class Metric<L extends string, C> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+  #series = new Map<string, Series<C>>();
+  abstract readonly type: "counter" | "gauge" | "histogram";
+
+  constructor(opts: MetricOptions<L>, reserved: readonly string[] = []) {
+    if (!METRIC_NAME.test(opts.name))
+      throw new MetricsError("bad-name", `${JSON.stringify(opts.name)} is not a metric name`);
+    const names = opts.labelNames ?? [];
+    for (const l of names) {
+      if (!LABEL_NAME.test(l) || l.startsWith("__") || reserved.includes(l)) {
+        throw new MetricsError("bad-name", `${JSON.stringify(l)} is not a label name for ${opts.name}`);
+      }
+    }
+    if (new Set(names).size !== names.length)
+      throw new MetricsError("bad-name", `duplicate label name in ${opts.name}`);
+    this.name = opts.name;
+    this.help = opts.help;
+    this.labelNames = [...names];
+  }
+
+  protected abstract create(): C;
+
+  #resolve(values: readonly string[]): C {
+    const key = values.length === 0 ? "" : JSON.stringify(values);
+    let s = this.#series.get(key);
+    if (s === undefined) {
+      const labelText = this.labelNames.map((n, i) => `${n}="${escapeLabel(values[i] as string)}"`).join(",");
+      s = { labelText, child: this.create() };
+      this.#series.set(key, s);
+    }
+    return s.child;
+  }
+
+  #values(labels: Labels<L>): string[] {
+    const given = Object.keys(labels);
+    const values = this.labelNames.map((n) => labels[n]);
+    if (given.length !== this.labelNames.length || values.some((v) => typeof v !== "string")) {
+      throw new MetricsError(
+        "bad-labels",
+        `${this.name} takes labels [${this.labelNames.join(", ")}], got [${given.join(", ")}]`,
+      );
+    }
+    return values as string[];
+  }
+
+  /**
+   * Returns the child for a label set, creating it on first use. Keep the child to update it
+   * without lookups on the hot path.
+   * @param labels One string value per label name.
+   * @returns The child handle.
+   * @throws {MetricsError} `bad-labels` when the names differ from `labelNames`.
+   */
+  labels(labels: Labels<L>): C {
+    return this.#resolve(this.#values(labels));
+  }
+
+  /**
+   * Removes one labelled series (e.g. a route dropped by a reload).
+   * @param labels The series' labels.
+   * @returns `true` if it existed.
+   */
+  remove(labels: Labels<L>): boolean {
+    const values = this.#values(labels);
+    return this.labelNames.length > 0 && this.#series.delete(JSON.stringify(values));
+  }
+
+  /** The child of an unlabelled metric. */
+  protected get unlabelled(): C {
+    if (this.labelNames.length > 0)
+      throw new MetricsError("bad-labels", `${this.name} needs labels; use .labels({...})`);
+    return this.#resolve([]);
+  }
+
+  /** Renders this family's sample lines (without HELP/TYPE). */
+  protected abstract samples(labelText: string, child: C, out: string[]): void;
+
+  /**
+   * Renders HELP, TYPE and samples in the text format.
+   * @returns The family's lines, newline-terminated.
+   */
+  render(): string {
+    if (this.labelNames.length === 0) this.#resolve([]); // an unlabelled metric always shows
+    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
+    const series = [...this.#series.values()].sort((a, b) =>
+      a.labelText < b.labelText ? -1 : a.labelText > b.labelText ? 1 : 0,
+    );
+    for (const s of series) this.samples(s.labelText, s.child, out);
+    return `${out.join("\n")}\n`;
+  }
+}
+
+function sample(name: string, labelText: string, value: number): string {
+  return labelText === "" ? `${name} ${formatValue(value)}` : `${name}{${labelText}} ${formatValue(value)}`;
+}
+
+/** One counter series. */
+export class CounterChild {
+  /** Current value. */
+  value = 0;
+  /**
+   * Adds `amount` (default 1).
+   * @param amount Non-negative amount.
+   * @throws {MetricsError} `bad-value` for a negative or NaN amount.
+   */
+  inc(amount = 1): void {
+    if (!(amount >= 0)) throw new MetricsError("bad-value", `counter increment ${amount} is negative or NaN`);
+    this.value += amount;
+  }
+}
+
+/**
+ * A monotonically increasing counter.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core/metrics";
+ * const c = new Registry().counter({ name: "bytes_total", help: "Bytes.", labelNames: ["dir"] });
+ * c.labels({ dir: "up" }).inc(1500);
+ * ```
+ */
+export class Counter<L extends string = never> extends Metric<L, CounterChild> {
+  readonly type = "counter";
+  protected create(): CounterChild {
+    return new CounterChild();
+  }
+  /**
+   * Increments an unlabelled counter.
+   * @param amount Non-negative amount, default 1.
+   * @throws {MetricsError} `bad-labels` if the counter has labels; `bad-value` if negative.
+   */
+  inc(amount = 1): void {
+    this.unlabelled.inc(amount);
+  }
+  protected samples(labelText: string, child: CounterChild, out: string[]): void {
+    out.push(sample(this.name, labelText, child.value));
+  }
+}
+
+/** One gauge series. */
+export class GaugeChild {
+  /** Current value. */
+  value = 0;
+  /** Adds `amount` (default 1). @param amount Amount. */
+  inc(amount = 1): void {
+    this.value += amount;
+  }
+  /** Subtracts `amount` (default 1). @param amount Amount. */
+  dec(amount = 1): void {
+    this.value -= amount;
+  }
+  /** Sets the value. @param value New value. */
+  set(value: number): void {
+    this.value = value;
+  }
+}
+
+/**
+ * A value that goes up and down.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core/metrics";
+ * const open = new Registry().gauge({ name: "open_connections", help: "Open connections." });
+ * open.inc(); open.dec();
+ * ```
+ */
+export class Gauge<L extends string = never> extends Metric<L, GaugeChild> {
+  readonly type = "gauge";
+  protected create(): GaugeChild {
+    return new GaugeChild();
+  }
+  /** Increments an unlabelled gauge. @param amount Default 1. @throws {MetricsError} If labelled. */
+  inc(amount = 1): void {
+    this.unlabelled.inc(amount);
+  }
+  /** Decrements an unlabelled gauge. @param amount Default 1. @throws {MetricsError} If labelled. */
+  dec(amount = 1): void {
+    this.unlabelled.dec(amount);
+  }
+  /** Sets an unlabelled gauge. @param value New value. @throws {MetricsError} If labelled. */
+  set(value: number): void {
+    this.unlabelled.set(value);
+  }
+  protected samples(labelText: string, child: GaugeChild, out: string[]): void {
+    out.push(sample(this.name, labelText, child.value));
+  }
+}
+
+/** One histogram series: per-bucket (non-cumulative) counts, sum and count. */
+export class HistogramChild {
+  readonly #bounds: readonly number[];
+  /** Observations per bucket; the last entry is the `+Inf` bucket. */
+  readonly counts: Float64Array;
+  /** Sum of observations. */
+  sum = 0;
+  /** Number of observations. */
+  count = 0;
+  /** @param bounds Finite upper bounds, strictly increasing. */
+  constructor(bounds: readonly number[]) {
+    this.#bounds = bounds;
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+  /**
+   * Records one observation (a NaN lands in `+Inf` and makes the sum NaN, like client_golang).
+   * @param value The observed value.
+   */
+  observe(value: number): void {
+    const b = this.#bounds;
+    let i = 0;
+    while (i < b.length && !(value <= (b[i] as number))) i++;
+    this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A histogram with fixed buckets.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core/metrics";
+ * const h = new Registry().histogram({ name: "hello_seconds", help: "Time to ClientHello.", buckets: [0.01, 0.1, 1] });
+ * h.observe(0.05);
+ * ```
+ */
+export class Histogram<L extends string = never> extends Metric<L, HistogramChild> {
+  readonly type = "histogram";
+  /** Finite upper bounds (`+Inf` is implicit). */
+  readonly buckets: readonly number[];
+  /**
+   * @param opts Name, help, labels and buckets.
+   * @throws {MetricsError} `bad-buckets` unless the buckets are finite and strictly increasing.
+   */
+  constructor(opts: HistogramOptions<L>) {
+    const raw = opts.buckets ?? DEFAULT_BUCKETS;
+    const bounds = raw.at(-1) === Number.POSITIVE_INFINITY ? raw.slice(0, -1) : [...raw];
+    if (bounds.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= (bounds[i - 1] as number)))) {
+      throw new MetricsError("bad-buckets", `${opts.name} buckets must be finite and strictly increasing`);
+    }
+    super(opts, ["le"]);
+    this.buckets = bounds;
+  }
+  protected create(): HistogramChild {
+    return new HistogramChild(this.buckets);
+  }
+  /** Observes on an unlabelled histogram. @param value Value. @throws {MetricsError} If labelled. */
+  observe(value: number): void {
+    this.unlabelled.observe(value);
+  }
+  protected samples(labelText: string, child: HistogramChild, out: string[]): void {
+    const sep = labelText === "" ? "" : ",";
+    let cum = 0;
+    for (let i = 0; i <= this.buckets.length; i++) {
+      cum += child.counts[i] as number;
+      const le = i < this.buckets.length ? formatValue(this.buckets[i] as number) : "+Inf";
+      out.push(`${this.name}_bucket{${labelText}${sep}le="${le}"} ${formatValue(cum)}`);
+    }
+    out.push(sample(`${this.name}_sum`, labelText, child.sum));
+    out.push(sample(`${this.name}_count`, labelText, child.count));
+  }
+}
+
+/**
+ * A set of metric families with unique names, rendered together.
+ *
+ * @example
+ * ```ts
+ * import { PROMETHEUS_CONTENT_TYPE, Registry } from "@alpnmux/core/metrics";
+ * const registry = new Registry();
+ * registry.gauge({ name: "up", help: "1 when running." }).set(1);
+ * new Response(registry.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+ * ```
+ */
+export class Registry {
+  #metrics = new Map<string, { name: string; render(): string }>();
+
+  /**
+   * Adds a metric created elsewhere.
+   * @param metric A counter, gauge or histogram.
+   * @returns The same metric.
+   * @throws {MetricsError} `duplicate` when a metric with that name exists.
+   */
+  register<M extends { name: string; render(): string }>(metric: M): M {
+    if (this.#metrics.has(metric.name))
+      throw new MetricsError("duplicate", `${metric.name} is already registered`);
+    this.#metrics.set(metric.name, metric);
+    return metric;
+  }
+
+  /**
+   * Creates and registers a counter.
+   * @param opts Name, help and label names.
+   * @returns The counter.
+   * @throws {MetricsError} For a bad or duplicate name.
+   */
+  counter<L extends string = never>(opts: MetricOptions<L>): Counter<L> {
+    return this.register(new Counter<L>(opts));
+  }
+
+  /**
+   * Creates and registers a gauge.
+   * @param opts Name, help and label names.
+   * @returns The gauge.
+   * @throws {MetricsError} For a bad or duplicate name.
+   */
+  gauge<L extends string = never>(opts: MetricOptions<L>): Gauge<L> {
+    return this.register(new Gauge<L>(opts));
+  }
+
+  /**
+   * Creates and registers a histogram.
+   * @param opts Name, help, label names and buckets.
+   * @returns The histogram.
+   * @throws {MetricsError} For a bad or duplicate name or bad buckets.
+   */
+  histogram<L extends string = never>(opts: HistogramOptions<L>): Histogram<L> {
+    return this.register(new Histogram<L>(opts));
+  }
+
+  /**
+   * Renders every family in the text exposition format 0.0.4, sorted by name.
+   * @returns The exposition text (empty string when nothing is registered).
+   */
+  render(): string {
+    const names = [...this.#metrics.keys()].sort();
+    return names.map((n) => (this.#metrics.get(n) as { render(): string }).render()).join("");
+  }
+}

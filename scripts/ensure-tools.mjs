@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Checks that the Debian tools the e2e tests need are installed; installs them when run as root.
+// Quiet when everything is present. Usage: node scripts/ensure-tools.mjs
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+/** command → Debian package (and extra absolute paths to look at, e.g. /usr/sbin for non-root PATHs). */
+const TOOLS = [
+  { cmd: "pebble", pkg: "pebble" },
+  { cmd: "pebble-challtestsrv", pkg: "pebble" },
+  { cmd: "lego", pkg: "lego" },
+  { cmd: "openssl", pkg: "openssl" },
+  { cmd: "curl", pkg: "curl" },
+  { cmd: "haproxy", pkg: "haproxy", also: ["/usr/sbin/haproxy"] },
+  { cmd: "nginx", pkg: "nginx", also: ["/usr/sbin/nginx"] },
+  { cmd: "tshark", pkg: "tshark" },
+];
+
+function isExecutable(p) {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function found(tool) {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean);
+  return dirs.some((d) => isExecutable(path.join(d, tool.cmd))) || (tool.also ?? []).some(isExecutable);
+}
+
+const missingPkgs = () => [...new Set(TOOLS.filter((t) => !found(t)).map((t) => t.pkg))];
+
+let pkgs = missingPkgs();
+if (pkgs.length === 0) process.exit(0);
+
+if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+  console.error(
+    `Missing tools for the e2e tests. Install them with:\n  sudo apt-get install -y ${pkgs.join(" ")}`,
+  );
+  process.exit(1);
+}
+
+const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+const run = (cmd, args, input) => {
+  const r = spawnSync(cmd, args, {
+    env,
+    stdio: [input === undefined ? "ignore" : "pipe", "inherit", "inherit"],
+    input,
+  });
+  return r.status === 0;
+};
+
+// tshark's postinst asks whether non-root users may capture; answer "no" without a prompt.
+if (pkgs.includes("tshark")) {
+  run("debconf-set-selections", [], "wireshark-common wireshark-common/install-setuid boolean false\n");
+}
+
+// apt-get update only if the package lists are missing or don't know a package yet.
+const known = (p) => {
+  try {
+    execFileSync("apt-cache", ["show", p], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+};
+if (!pkgs.every(known)) {
+  console.error("ensure-tools: apt-get update");
+  run("apt-get", ["update"]);
+}
+
+console.error(`ensure-tools: apt-get install -y ${pkgs.join(" ")}`);
+run("apt-get", ["install", "-y", "--no-install-recommends", ...pkgs]);
+
+pkgs = missingPkgs();
+if (pkgs.length > 0) {
+  console.error(`ensure-tools: still missing after install: ${pkgs.join(" ")}`);
+  process.exit(1);
+}
