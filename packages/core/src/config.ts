@@ -160,19 +160,16 @@ export const configSchema = z
             'target { acme: "builtin" } needs an `acme` matcher, so challenge certificates only reach validators',
         });
       }
-      if (
-        typeof r.target === "object" &&
-        "upstream" in r.target &&
-        r.target.tlvs.length &&
-        r.target.proxy !== "v2"
-      ) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["routes", i, "target", "tlvs"],
-          message: "TLVs need proxy: v2",
-        });
-      }
     });
+    const targets: [(string | number)[], TargetConfig | RouterConfigDefault][] = [
+      ...c.routes.map((r, i): [(string | number)[], TargetConfig] => [["routes", i, "target"], r.target]),
+      [["default"], c.default],
+    ];
+    for (const [path, t] of targets) {
+      if (typeof t === "object" && "tlvs" in t && t.tlvs.length && t.proxy !== "v2") {
+        ctx.addIssue({ code: "custom", path: [...path, "tlvs"], message: "TLVs need proxy: v2" });
+      }
+    }
   });
 
 /** A checked config, with durations in milliseconds and addresses parsed. */
@@ -181,6 +178,8 @@ export type RouterConfig = z.output<typeof configSchema>;
 export type RouterConfigInput = z.input<typeof configSchema>;
 /** A route as checked. */
 export type RouteConfig = RouterConfig["routes"][number];
+/** The default target as checked. */
+type RouterConfigDefault = RouterConfig["default"];
 /** A route target as checked. */
 export type TargetConfig = RouteConfig["target"];
 /** An upstream target as checked. */
