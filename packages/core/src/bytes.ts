@@ -29,15 +29,26 @@ export class ByteReader {
    * @param buf The bytes (not copied).
    * @param start First index to read; if 0, the start of `buf`.
    * @param limit One past the last index to read; if omitted, `buf.length`.
-   * @param toStream Maps an index of `buf` to a stream offset for error messages; identity if omitted.
+   * @param toStream Maps an index of `buf` to a stream offset for error messages: a function,
+   *   or a number added to the index (the cheap common case); identity if omitted.
    */
   constructor(
     readonly buf: Uint8Array,
     start = 0,
     readonly limit: number = buf.length,
-    readonly toStream: (index: number) => number = identity,
+    private readonly map: ((index: number) => number) | number = 0,
   ) {
     this.pos = start;
+  }
+
+  /**
+   * The stream offset of an index of `buf`.
+   * @param index An index into `buf`.
+   * @returns Its offset in the connection's byte stream.
+   */
+  toStream(index: number): number {
+    const m = this.map;
+    return typeof m === "number" ? index + m : m(index);
   }
 
   /** Whether every byte has been read. */
@@ -118,9 +129,19 @@ export class ByteReader {
     return this.child(this.u24(what), what);
   }
 
+  /**
+   * A reader over `buf[start, end)` with the same stream mapping (bounds are the caller's).
+   * @param start First index.
+   * @param end One past the last index.
+   * @returns The reader.
+   */
+  range(start: number, end: number): ByteReader {
+    return new ByteReader(this.buf, start, end, this.map);
+  }
+
   private child(n: number, what: string): ByteReader {
     this.need(n, what);
-    const r = new ByteReader(this.buf, this.pos, this.pos + n, this.toStream);
+    const r = new ByteReader(this.buf, this.pos, this.pos + n, this.map);
     this.pos += n;
     return r;
   }
@@ -139,8 +160,4 @@ export class ByteReader {
       );
     }
   }
-}
-
-function identity(i: number): number {
-  return i;
 }

@@ -24,18 +24,22 @@ export const MAX_SERVER_NAME_LENGTH = 253;
  * @param message The handshake message (type, uint24 length, body). Not copied: byte fields of
  *   the result are views into it.
  * @param toStream Maps an index in `message` to a byte offset in the connection's stream for
- *   error offsets; if omitted, offsets are indexes in `message`.
+ *   error offsets: a function, or a number to add (e.g. 5 for a hello in one record); if
+ *   omitted, offsets are indexes in `message`.
  * @returns The parsed hello.
  * @throws {ClientHelloError} When the message is not a well-formed ClientHello.
  * @example Parse a hello taken from a record
  * ```ts
  * import { parseClientHello } from "@alpnmux/core";
  * declare const record: Uint8Array; // 0x16 0x03 0x01 len len | handshake message
- * const hello = parseClientHello(record.subarray(5), (i) => i + 5);
+ * const hello = parseClientHello(record.subarray(5), 5);
  * console.log(hello.serverName, hello.alpn);
  * ```
  */
-export function parseClientHello(message: Uint8Array, toStream?: (index: number) => number): ClientHello {
+export function parseClientHello(
+  message: Uint8Array,
+  toStream: ((index: number) => number) | number = 0,
+): ClientHello {
   const r = new ByteReader(message, 0, message.length, toStream);
   const type = r.u8("handshake type");
   if (type !== HandshakeType.clientHello) {
@@ -105,20 +109,25 @@ export function parseClientHello(message: Uint8Array, toStream?: (index: number)
   const extensions = hello.extensions as number[];
   const seen: number[] = [];
   while (!exts.empty) {
-    const typeAt = exts.offset;
+    const typeAt = exts.pos;
     const ext = exts.u16("extension type");
-    const data = exts.u16Prefixed(`extension ${ext} data`);
+    const len = exts.u16("extension data length");
+    const start = exts.pos;
+    exts.skip(len, "extension data");
     if (seen.includes(ext)) {
       // RFC 8446, Section 4.2: no more than one extension of the same type.
       throw new ClientHelloError(
         "duplicate-extension",
-        typeAt,
+        exts.toStream(typeAt),
         `extension ${ext}${extName(ext)} appears twice`,
       );
     }
     seen.push(ext);
     if (isGrease(ext)) continue;
     extensions.push(ext);
+    // Ignore unknown extensions (GREASE, future ones) without looking inside.
+    if (!HANDLED.has(ext)) continue;
+    const data = exts.range(start, start + len);
     switch (ext) {
       case ExtensionType.serverName:
         hello.serverName = readServerName(data);
@@ -166,7 +175,7 @@ export function parseClientHello(message: Uint8Array, toStream?: (index: number)
       case ExtensionType.preSharedKey:
         // RFC 8446, Section 4.2.11: pre_shared_key MUST be the last extension.
         if (!exts.empty) {
-          throw new ClientHelloError("psk-not-last", typeAt, "pre_shared_key (41) is not the last extension");
+          throw new ClientHelloError("psk-not-last", exts.toStream(typeAt), "pre_shared_key (41) is not the last extension");
         }
         data.pos = data.limit;
         break;
@@ -175,11 +184,9 @@ export function parseClientHello(message: Uint8Array, toStream?: (index: number)
         hello.ech = true;
         data.pos = data.limit;
         break;
-      default:
-        // Ignore unknown extensions (GREASE, future ones).
-        data.pos = data.limit;
     }
-    data.end(`extension ${ext}${extName(ext)}`);
+    // Build the message only on failure: this loop is the hot path.
+    if (data.pos !== data.limit) data.end(`extension ${ext}${extName(ext)}`);
   }
   return hello;
 }
@@ -344,6 +351,19 @@ function readKeyShares(data: ByteReader): KeyShareEntry[] {
 function emptyList(what: string, offset: number): ClientHelloError {
   return new ClientHelloError("empty-list", offset, `${what} is empty`);
 }
+
+const HANDLED: ReadonlySet<number> = new Set([
+  ExtensionType.serverName,
+  ExtensionType.alpn,
+  ExtensionType.supportedVersions,
+  ExtensionType.supportedGroups,
+  ExtensionType.signatureAlgorithms,
+  ExtensionType.keyShare,
+  ExtensionType.pskKeyExchangeModes,
+  ExtensionType.earlyData,
+  ExtensionType.preSharedKey,
+  ExtensionType.encryptedClientHello,
+]);
 
 const EXT_NAMES: Record<number, string> = {
   0: "server_name",

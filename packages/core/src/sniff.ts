@@ -122,9 +122,10 @@ export function sniffHello(bytes: Uint8Array, options: SnifferOptions = {}): Sni
 }
 
 const NEED_MORE_EMPTY: SniffNeedMore = { kind: "need-more", buffered: 0 };
+const EMPTY = new Uint8Array(0);
 
 class HelloSniffer implements Sniffer {
-  private buf = new Uint8Array(0);
+  private buf = EMPTY;
   private len = 0;
   /** Start of the next record header not yet consumed. */
   private next = 0;
@@ -166,8 +167,9 @@ class HelloSniffer implements Sniffer {
   private append(chunk: Uint8Array): void {
     const need = this.len + chunk.length;
     if (need > this.buf.length) {
-      const grown = new Uint8Array(Math.max(need, this.buf.length * 2, 2048));
-      grown.set(this.buf.subarray(0, this.len));
+      // The first read usually holds the whole hello: size the buffer to it exactly.
+      const grown = new Uint8Array(this.len === 0 ? need : Math.max(need, this.buf.length * 2, 2048));
+      if (this.len > 0) grown.set(this.buf.subarray(0, this.len));
       this.buf = grown;
     }
     this.buf.set(chunk, this.len);
@@ -228,7 +230,7 @@ class HelloSniffer implements Sniffer {
       const fragAvail = Math.min(recLen, this.len - fragStart);
       // Look at the handshake header as soon as its 4 bytes are here, to fail early.
       if (this.msgTotal < 0 && this.msgLen + fragAvail >= 4) {
-        const h = this.headerBytes(fragStart, fragAvail);
+        const h = this.msgLen === 0 ? b.subarray(fragStart, fragStart + 4) : this.headerBytes(fragStart, fragAvail);
         if (h[0] !== HandshakeType.clientHello) {
           return this.fail(
             "not-client-hello",
@@ -277,7 +279,7 @@ class HelloSniffer implements Sniffer {
   }
 
   /** The first 4 bytes of the handshake message, from the fragments seen so far plus the current one. */
-  private headerBytes(fragStart: number, fragAvail: number): number[] {
+  private headerBytes(fragStart: number, fragAvail: number): Uint8Array {
     const out: number[] = [];
     const f = this.frags;
     for (let i = 0; i < f.length && out.length < 4; i += 2) {
@@ -285,18 +287,18 @@ class HelloSniffer implements Sniffer {
         out.push(this.buf[j] as number);
     }
     for (let j = fragStart; j < fragStart + fragAvail && out.length < 4; j++) out.push(this.buf[j] as number);
-    return out;
+    return Uint8Array.from(out);
   }
 
   private finish(): SniffHello {
     const f = this.frags;
     const records = f.length / 2;
     let message: Uint8Array;
-    let toStream: (i: number) => number;
+    let toStream: ((i: number) => number) | number;
     if (records === 1) {
       const start = f[0] as number;
       message = this.buf.subarray(start, start + this.msgTotal);
-      toStream = (i) => i + start;
+      toStream = start;
     } else {
       message = new Uint8Array(this.msgTotal);
       const bases: number[] = [];
