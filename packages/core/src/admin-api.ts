@@ -257,8 +257,31 @@ function configInput(c: RouterConfig): Record<string, unknown> {
   };
 }
 
-/** Host patterns are compiled by the route table, not by the schema: check them with a path. */
-function checkPatterns(config: RouterConfig): void {
+/**
+ * Merges a `PUT /v1/routes` body into the running config and checks the result: the body
+ * replaces `routes` and `default`; `onNotTls`/`onNoSni` keep their values when omitted; other
+ * fields cannot be set here. Host patterns are compiled by the route table, not by the schema,
+ * so they are checked here to report a path.
+ */
+function mergeRouteTable(current: RouterConfig, body: unknown): RouterConfig {
+  const fail = (issues: ConfigIssue[]) => new ConfigError("invalid-config", issues, "route table");
+  if (!isObject(body))
+    throw fail([{ path: "", message: "expected an object { routes, default, onNotTls?, onNoSni? }" }]);
+  const extra = Object.keys(body).filter((k) => !(TABLE_KEYS as readonly string[]).includes(k));
+  if (extra.length) {
+    const message = "cannot be changed through the admin API (only routes, default, onNotTls, onNoSni)";
+    throw fail(extra.map((path) => ({ path, message })));
+  }
+  const config = parseConfig(
+    {
+      ...configInput(current),
+      routes: body.routes,
+      default: body.default,
+      onNotTls: body.onNotTls ?? current.onNotTls,
+      onNoSni: body.onNoSni ?? current.onNoSni,
+    },
+    "route table",
+  );
   const issues: ConfigIssue[] = [];
   config.routes.forEach((r, i) => {
     r.match.sni?.forEach((p, j) => {
@@ -272,11 +295,8 @@ function checkPatterns(config: RouterConfig): void {
       }
     });
   });
-  if (issues.length) throw new ConfigError("invalid-config", issues, "route table");
-}
-
-function invalidConfig(e: ConfigError): AdminApiError {
-  return new AdminApiError("invalid-config", 400, e.message, { issues: e.issues });
+  if (issues.length) throw fail(issues);
+  return config;
 }
 
 async function sha256(crypto: Crypto, text: string): Promise<Uint8Array> {
@@ -321,8 +341,9 @@ async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
 
 function errorBody(e: AdminApiError) {
   return {
@@ -482,50 +503,20 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.put("/v1/routes", async (c) => {
     const body = await readJson(c);
-    if (!isObject(body)) {
-      throw invalidConfig(
-        new ConfigError(
-          "invalid-config",
-          [{ path: "", message: "expected an object { routes, default, onNotTls?, onNoSni? }" }],
-          "route table",
-        ),
-      );
-    }
-    const extra = Object.keys(body).filter((k) => !(TABLE_KEYS as readonly string[]).includes(k));
-    if (extra.length) {
-      const issues = extra.map((k) => ({
-        path: k,
-        message: "cannot be changed through the admin API (only routes, default, onNotTls, onNoSni)",
-      }));
-      throw invalidConfig(new ConfigError("invalid-config", issues, "route table"));
-    }
-    const current = router.config;
     let config: RouterConfig;
     try {
-      config = parseConfig(
-        {
-          ...configInput(current),
-          routes: body.routes,
-          default: body.default,
-          onNotTls: body.onNotTls ?? current.onNotTls,
-          onNoSni: body.onNoSni ?? current.onNoSni,
-        },
-        "route table",
-      );
-      checkPatterns(config);
+      config = mergeRouteTable(router.config, body);
       router.setConfig(config);
     } catch (e) {
-      if (e instanceof ConfigError) throw invalidConfig(e);
-      if (e instanceof Error && "code" in e) {
-        throw new AdminApiError("invalid-config", 400, e.message, {
-          issues: [{ path: "", message: e.message }],
-        });
-      }
-      throw e;
+      if (!(e instanceof Error && "code" in e)) throw e;
+      router.metrics.configReloads.labels({ result: "error" }).inc();
+      const issues = e instanceof ConfigError ? e.issues : [{ path: "", message: e.message }];
+      throw new AdminApiError("invalid-config", 400, e.message, { issues });
     }
+    const table = body as Record<string, unknown>;
     const doc: RouteTableDocument = {
-      routes: body.routes ?? [],
-      default: body.default,
+      routes: table.routes ?? [],
+      default: table.default,
       onNotTls: config.onNotTls,
       onNoSni: config.onNoSni,
     };
