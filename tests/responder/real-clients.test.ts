@@ -122,25 +122,27 @@ describe("openssl s_client", () => {
 
 describe("node:tls", () => {
   test("tls.connect with ALPN acme-tls/1 completes and sees the challenge certificate", async () => {
-    const seen = await new Promise<{ alpn: string | false | null; san?: string; proto: string | null }>(
-      (resolve, reject) => {
-        const s = tls.connect(
-          {
-            host: "127.0.0.1",
-            port,
-            servername: "a.example.test",
-            ALPNProtocols: ["acme-tls/1"],
-            rejectUnauthorized: false,
-          },
-          () => {
-            const cert = s.getPeerCertificate();
-            resolve({ alpn: s.alpnProtocol, san: cert.subjectaltname, proto: s.getProtocol() });
-            s.end();
-          },
-        );
-        s.on("error", reject);
-      },
-    );
+    const seen = await new Promise<{
+      alpn: string | false | null;
+      san?: string | undefined;
+      proto: string | null;
+    }>((resolve, reject) => {
+      const s = tls.connect(
+        {
+          host: "127.0.0.1",
+          port,
+          servername: "a.example.test",
+          ALPNProtocols: ["acme-tls/1"],
+          rejectUnauthorized: false,
+        },
+        () => {
+          const cert = s.getPeerCertificate();
+          resolve({ alpn: s.alpnProtocol, san: cert.subjectaltname, proto: s.getProtocol() });
+          s.end();
+        },
+      );
+      s.on("error", reject);
+    });
     assert.deepEqual(seen, { alpn: "acme-tls/1", san: "DNS:a.example.test", proto: "TLSv1.3" });
   });
 

@@ -5,6 +5,7 @@
  * @module cli
  */
 
+import { readFileSync } from "node:fs";
 import {
   applyRunFlags,
   ConfigError,
@@ -17,6 +18,7 @@ import {
   USAGE,
   UsageError,
 } from "@alpnmux/core";
+import { createInstance } from "@alpnmux/core/app";
 import { getLogger } from "@logtape/logtape";
 import { parse as parseYaml } from "yaml";
 import { ListenError, serve } from "./listener.ts";
@@ -120,9 +122,38 @@ async function run(flags: Parameters<typeof applyRunFlags>[1]): Promise<number> 
     write: (l) => process.stdout.write(l),
   });
   const log = getLogger(["alpnmux", "main"]);
-  let server: ReturnType<typeof serve>;
+  let instance: ReturnType<typeof createInstance>;
   try {
-    server = serve({ config });
+    instance = createInstance({
+      config,
+      env: { ALPNMUX_ADMIN_TOKEN: process.env["ALPNMUX_ADMIN_TOKEN"] },
+      readFile: (p) => readFileSync(p, "utf8"),
+      version: VERSION,
+    });
+  } catch (e) {
+    err(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+  let server: ReturnType<typeof serve>;
+  let admin: ReturnType<typeof Bun.serve> | null = null;
+  try {
+    server = serve({ config, router: instance.router });
+    if (instance.admin) {
+      const { settings, app } = instance.admin;
+      try {
+        admin = Bun.serve({ hostname: settings.listen.host, port: settings.listen.port, fetch: app.fetch });
+      } catch (e) {
+        await server.stop(0);
+        throw ListenError.from(e, settings.listen);
+      }
+      log.info("admin API on http://{address}", {
+        address: `${settings.listen.host.includes(":") ? `[${settings.listen.host}]` : settings.listen.host}:${admin.port}`,
+      });
+      if (settings.generated) {
+        // Printed once so hooks can use it; set ALPNMUX_ADMIN_TOKEN or admin.tokenFile to fix it.
+        err(`alpnmux: admin API token (generated): ${settings.token}`);
+      }
+    }
   } catch (e) {
     if (e instanceof ListenError) {
       err(e.message);
@@ -145,6 +176,7 @@ async function run(flags: Parameters<typeof applyRunFlags>[1]): Promise<number> 
         active: server.router.active,
         drain: config.drainTimeout,
       });
+      admin?.stop(true);
       server.stop().then(() => resolve(0));
     };
     process.on("SIGTERM", () => stop("SIGTERM"));

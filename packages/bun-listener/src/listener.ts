@@ -62,6 +62,8 @@ interface Conn {
   chain: Promise<void>;
   /** PROXY header bytes at the start of what was written upstream. */
   headerLength: number;
+  /** Client bytes fed to the built-in responder. */
+  responderIn: number;
 }
 
 /**
@@ -91,7 +93,7 @@ export function serve(options: ServeOptions): Server {
     clearTimeout(c.timer);
     conns.delete(c);
     c.session.onClose({
-      bytesUp: Math.max(0, (c.up?.written ?? 0) - c.headerLength),
+      bytesUp: Math.max(0, (c.up?.written ?? 0) - c.headerLength) + c.responderIn,
       bytesDown: c.down.written,
       ...(c.end ? { end: c.end } : {}),
     });
@@ -133,6 +135,7 @@ export function serve(options: ServeOptions): Server {
     const responder = c.responder;
     if (!responder) return;
     const copy = bytes.slice();
+    c.responderIn += copy.length;
     c.chain = c.chain.then(async () => {
       if (c.state !== "respond") return;
       const step = await responder.receive(copy);
@@ -140,6 +143,7 @@ export function serve(options: ServeOptions): Server {
       c.down.write(step.write);
       if (step.fallback) {
         c.responder = null;
+        c.responderIn = 0; // the prelude is counted again as written upstream
         dial(c, step.fallback);
       } else if (step.done) {
         c.end ??= "responder-done";
@@ -282,6 +286,7 @@ export function serve(options: ServeOptions): Server {
         responder: null,
         chain: Promise.resolve(),
         headerLength: 0,
+        responderIn: 0,
       };
       s.data = c;
       conns.add(c);

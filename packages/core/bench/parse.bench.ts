@@ -20,7 +20,9 @@ summary(() => {
   bench(`parseClientHello: chromium PQ+ECH ${chromium.length} B (no copy)`, () =>
     do_not_optimize(parseClientHello(chromiumMsg)),
   );
-  bench(`sniff (copy + frame + parse): chromium ${chromium.length} B`, () => do_not_optimize(sniffHello(chromium)));
+  bench(`sniff (copy + frame + parse): chromium ${chromium.length} B`, () =>
+    do_not_optimize(sniffHello(chromium)),
+  );
   bench(`sniff: pebble validator ${pebble.length} B`, () => do_not_optimize(sniffHello(pebble)));
   bench(`sniff: chromium in 3 records ${multi.length} B`, () => do_not_optimize(sniffHello(multi)));
   bench("sniff: chromium in 2 TCP segments", () => {
@@ -31,7 +33,11 @@ summary(() => {
 });
 
 const runtime =
-  "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : `node ${(globalThis as { process?: { version: string } }).process?.version}`;
+  "Bun" in globalThis
+    ? "bun"
+    : "Deno" in globalThis
+      ? "deno"
+      : `node ${(globalThis as { process?: { version: string } }).process?.version}`;
 const res = await run({ format: "quiet" } as Parameters<typeof run>[0]);
 for (const b of res.benchmarks) {
   const stats = b.runs[0]?.stats;

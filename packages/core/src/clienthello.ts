@@ -175,7 +175,11 @@ export function parseClientHello(
       case ExtensionType.preSharedKey:
         // RFC 8446, Section 4.2.11: pre_shared_key MUST be the last extension.
         if (!exts.empty) {
-          throw new ClientHelloError("psk-not-last", exts.toStream(typeAt), "pre_shared_key (41) is not the last extension");
+          throw new ClientHelloError(
+            "psk-not-last",
+            exts.toStream(typeAt),
+            "pre_shared_key (41) is not the last extension",
+          );
         }
         data.pos = data.limit;
         break;

@@ -13,6 +13,7 @@
  * @module
  */
 export * from "./address.ts";
+export * from "./admin-settings.ts";
 export * from "./bytes.ts";
 export * from "./cli-args.ts";
 export * from "./clienthello.ts";

@@ -196,6 +196,9 @@ export class Router implements SessionHost {
     if (record.bytesUp) this.metrics.bytes.labels({ route, direction: "upstream" }).inc(record.bytesUp);
     if (record.bytesDown) this.metrics.bytes.labels({ route, direction: "downstream" }).inc(record.bytesDown);
     if (record.outcome === "upstream-error") this.metrics.upstreamErrors.labels({ route }).inc();
+    if (record.outcome.startsWith("challenge-")) {
+      this.metrics.challenges.labels({ outcome: record.outcome.slice("challenge-".length) }).inc();
+    }
     this.#log.info(
       "{client} sni={sni} route={route} {outcome} up={bytesUp} down={bytesDown} {durationMs}ms",
       {

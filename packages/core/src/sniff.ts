@@ -230,7 +230,8 @@ class HelloSniffer implements Sniffer {
       const fragAvail = Math.min(recLen, this.len - fragStart);
       // Look at the handshake header as soon as its 4 bytes are here, to fail early.
       if (this.msgTotal < 0 && this.msgLen + fragAvail >= 4) {
-        const h = this.msgLen === 0 ? b.subarray(fragStart, fragStart + 4) : this.headerBytes(fragStart, fragAvail);
+        const h =
+          this.msgLen === 0 ? b.subarray(fragStart, fragStart + 4) : this.headerBytes(fragStart, fragAvail);
         if (h[0] !== HandshakeType.clientHello) {
           return this.fail(
             "not-client-hello",
