@@ -64,6 +64,8 @@ interface Conn {
   headerLength: number;
   /** Client bytes fed to the built-in responder. */
   responderIn: number;
+  /** Close as soon as everything queued for the client is written (responder finished). */
+  closeWhenFlushed: boolean;
 }
 
 /**
@@ -147,13 +149,8 @@ export function serve(options: ServeOptions): Server {
         dial(c, step.fallback);
       } else if (step.done) {
         c.end ??= "responder-done";
-        c.down.shutdownWhenFlushed();
-        c.state = "closed";
-        // Give the kernel the bytes, then close.
-        setTimeout(() => {
-          c.state = "respond";
-          closeAll(c, false);
-        }, 0);
+        c.closeWhenFlushed = true;
+        maybeDone(c);
       }
     });
     c.chain.catch((e) => {
@@ -213,6 +210,10 @@ export function serve(options: ServeOptions): Server {
   }
 
   function maybeDone(c: Conn): void {
+    if (c.closeWhenFlushed && c.down.pending === 0) {
+      closeAll(c, false);
+      return;
+    }
     if (c.clientEof && c.upstreamEof && c.down.pending === 0 && (c.up?.pending ?? 0) === 0) {
       c.end ??= "eof";
       closeAll(c, false);
@@ -287,6 +288,7 @@ export function serve(options: ServeOptions): Server {
         chain: Promise.resolve(),
         headerLength: 0,
         responderIn: 0,
+        closeWhenFlushed: false,
       };
       s.data = c;
       conns.add(c);
