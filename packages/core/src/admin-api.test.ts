@@ -291,6 +291,31 @@ describe("challenges", () => {
     );
     assert.equal(checkKeyAuthorization("a-_.b_-"), "a-_.b_-");
   });
+
+  test("normalizeChallengeIdentifier() stores an RFC 8738 reverse-DNS name under its IP", () => {
+    assert.equal(normalizeChallengeIdentifier("1.0.0.127.in-addr.arpa"), "127.0.0.1");
+    assert.equal(normalizeChallengeIdentifier("[::1]"), "::1");
+  });
+
+  test("normalizeChallengeIdentifier() refuses names whose last label is all digits", () => {
+    for (const id of ["127.000.0.1", "1.2.3.4.5", "host.123"]) {
+      assert.throws(
+        () => normalizeChallengeIdentifier(id),
+        (e) => e instanceof AdminApiError && e.code === "invalid-identifier",
+        id,
+      );
+    }
+  });
+
+  test("a tiny ttlSeconds expires instead of living forever", async () => {
+    const { req } = setup();
+    const res = await req("PUT", "/v1/challenges/tiny.example", {
+      keyAuthorization: "a.b",
+      ttlSeconds: 0.0001,
+    });
+    assert.ok(res.status === 201 || res.status === 200);
+    assert.notEqual((await res.json()).expiresAt, null);
+  });
 });
 
 describe("routes", () => {

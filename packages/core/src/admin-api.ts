@@ -41,7 +41,7 @@ import {
   type RouterConfig,
   type TargetConfig,
 } from "./config.ts";
-import { compileHostPattern } from "./hostname.ts";
+import { compileHostPattern, parseReverseIpName } from "./hostname.ts";
 import { formatIp, parseIp } from "./ip.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import type { Router } from "./router.ts";
@@ -157,6 +157,12 @@ export function normalizeChallengeIdentifier(identifier: string): string {
   if (name.length > 253) throw bad(`${name.length} characters, more than 253`);
   if (!name.split(".").every((l) => LDH_LABEL.test(l))) {
     throw bad("not an IP address or a host name of letters, digits and hyphens");
+  }
+  // RFC 8738: the validator sends the reverse-DNS name as SNI, but the identifier is the IP.
+  const reversed = parseReverseIpName(name);
+  if (reversed !== null) return reversed;
+  if (/^\d+$/.test(name.slice(name.lastIndexOf(".") + 1))) {
+    throw bad("the last label is all digits: neither an IP address nor a host name");
   }
   return name;
 }
@@ -473,7 +479,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         },
       );
     }
-    const ttlMs = ttl === undefined ? undefined : Math.round(ttl * 1000);
+    // Round up, at least 1 ms: 0 would mean "never expires" in the store.
+    const ttlMs = ttl === undefined ? undefined : Math.max(1, Math.ceil(ttl * 1000));
     const existed = (await challenges.get(identifier)) !== undefined;
     const setAt = now();
     await challenges.set(identifier, keyAuthorization, ttlMs);
