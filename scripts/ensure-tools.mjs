@@ -15,6 +15,8 @@ const TOOLS = [
   { cmd: "haproxy", pkg: "haproxy", also: ["/usr/sbin/haproxy"] },
   { cmd: "nginx", pkg: "nginx", also: ["/usr/sbin/nginx"] },
   { cmd: "tshark", pkg: "tshark" },
+  // nginx's stream module (npm run bench compares alpnmux with nginx stream + ssl_preread).
+  { file: "/usr/lib/nginx/modules/ngx_stream_module.so", pkg: "libnginx-mod-stream" },
 ];
 
 function isExecutable(p) {
@@ -27,6 +29,7 @@ function isExecutable(p) {
 }
 
 function found(tool) {
+  if (tool.file) return fs.existsSync(tool.file);
   const dirs = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean);
   return dirs.some((d) => isExecutable(path.join(d, tool.cmd))) || (tool.also ?? []).some(isExecutable);
 }
