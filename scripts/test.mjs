@@ -83,15 +83,18 @@ const parsers = {
 const coreTests = files(path.join(root, "packages"), /\.test\.ts$/).filter(
   (f) => !f.includes(`${path.sep}node_modules${path.sep}`),
 );
+// tests/bun runs in-process on Bun; everything else under tests/ is driven from Node.
 const e2eTests = files(path.join(root, "tests"), /\.test\.ts$/).filter(
-  (f) => !f.includes(`${path.sep}_harness${path.sep}`),
+  (f) => !f.includes(`${path.sep}_harness${path.sep}`) && !f.includes(`${path.sep}bun${path.sep}`),
 );
+const bunTests = files(path.join(root, "tests", "bun"), /\.test\.ts$/);
 const tsProjects = [
   "packages/core/tsconfig.json",
   "packages/core/tsconfig.test.json",
   "packages/bun-listener/tsconfig.json",
   "packages/deno-listener/tsconfig.json",
   "tests/tsconfig.json",
+  "tests/bun/tsconfig.json",
 ];
 
 const steps = [
@@ -130,6 +133,13 @@ const steps = [
     cmd: bin("deno"),
     args: ["test", "-A", "--no-check", ...coreTests],
     group: "deno",
+  },
+  {
+    name: "adapter: bun (tests/bun)",
+    kind: "bun",
+    cmd: bin("bun"),
+    args: ["test", ...bunTests.map((f) => `./${path.relative(root, f)}`)],
+    group: "e2e",
   },
   {
     name: "e2e: node runner",
