@@ -198,7 +198,8 @@ export function serve(options: ServeOptions): Server {
         for (const p of c.pendingUp) c.up.write(p);
         c.pendingUp = [];
         if (c.clientEof) c.up.shutdownWhenFlushed();
-        c.client.resume();
+        // Stay paused if the first write already backed up: the upstream's drain resumes us.
+        if (c.up.pending === 0) c.client.resume();
       },
       (err) => {
         clearTimeout(timeout);
@@ -373,7 +374,10 @@ export function serve(options: ServeOptions): Server {
     async stop(drainMs = router.config.drainTimeout) {
       for (const l of listeners) l.stop(false);
       for (const c of conns)
-        if (c.state === "hello" || c.state === "dialing") run(c, { type: "close", reason: "shutdown" });
+        if (c.state === "hello" || c.state === "dialing") {
+          c.session.setOutcome("shutdown");
+          run(c, { type: "close", reason: "shutdown" });
+        }
       const deadline = Date.now() + drainMs;
       while (conns.size > 0 && Date.now() < deadline) await Bun.sleep(20);
       for (const c of conns) {

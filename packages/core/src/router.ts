@@ -139,7 +139,22 @@ export class Router implements SessionHost {
     if (limit) {
       this.metrics.limitRejections.labels({ limit }).inc();
       this.metrics.connections.labels({ route: "none", outcome: "limit" }).inc();
-      this.#log.warn("refused {client}: {limit} limit reached", { client: info.client.address, limit });
+      this.#logRecord({
+        client: endpoint(info.client),
+        local: endpoint(info.local),
+        sni: null,
+        alpn: null,
+        ech: false,
+        helloBytes: null,
+        route: null,
+        upstream: null,
+        outcome: "limit",
+        end: "limit",
+        error: `${limit} limit reached`,
+        bytesUp: 0,
+        bytesDown: 0,
+        durationMs: 0,
+      });
       return { ok: false, limit };
     }
     this.#active++;
@@ -199,6 +214,15 @@ export class Router implements SessionHost {
     if (record.outcome.startsWith("challenge-")) {
       this.metrics.challenges.labels({ outcome: record.outcome.slice("challenge-".length) }).inc();
     }
+    this.#logRecord(record);
+  }
+
+  /** The one log line per connection (a warning when a limit refused it). */
+  #logRecord(record: ConnectionRecord): void {
+    if (record.outcome === "limit") {
+      this.#log.warn("{client} refused: {error}", { ...record });
+      return;
+    }
     this.#log.info(
       "{client} sni={sni} route={route} {outcome} up={bytesUp} down={bytesDown} {durationMs}ms",
       {
@@ -206,6 +230,10 @@ export class Router implements SessionHost {
       },
     );
   }
+}
+
+function endpoint(e: ConnectionInfo["client"]): string {
+  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
 /** `::ffff:192.0.2.1` (an IPv4 client on a dual-stack socket) → `192.0.2.1`. */
