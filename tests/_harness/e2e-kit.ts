@@ -11,29 +11,15 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import type { ConnectionRecord } from "../../packages/core/src/session.ts";
 import { freePort } from "./ports.ts";
 import { repoRoot, type Workspace } from "./proc.ts";
 import { type LogLine, type Router, spawnRouter } from "./router.ts";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The properties of one `alpnmux.connection` log line. */
-export interface ConnLog {
-  client: string;
-  local: string;
-  sni: string | null;
-  alpn: string[] | null;
-  ech: boolean;
-  helloBytes: number | null;
-  route: string | null;
-  upstream: string | null;
-  outcome: string;
-  end: string | null;
-  error: string | null;
-  bytesUp: number;
-  bytesDown: number;
-  durationMs: number;
-}
+/** The properties of one `alpnmux.connection` log line: the core's connection record. */
+export type ConnLog = ConnectionRecord;
 
 function asConn(l: LogLine): ConnLog | undefined {
   if (l["logger"] !== "alpnmux.connection") return undefined;

@@ -23,7 +23,7 @@ import {
   createChallengeCertificate,
   normalizeIdentifier,
 } from "./challenge-cert.ts";
-import { formatIp } from "./ip.ts";
+import { parseReverseIpName } from "./hostname.ts";
 
 /** One stored challenge. */
 export interface ChallengeEntry {
@@ -195,29 +195,7 @@ function tryNormalize(identifier: string): string | null {
  * ```
  */
 export function reverseDnsToIp(name: string): string | null {
-  let n = name.toLowerCase();
-  if (n.endsWith(".")) n = n.slice(0, -1);
-  const labels = n.split(".");
-  if (n.endsWith(".in-addr.arpa") && labels.length === 6) {
-    const bytes = new Uint8Array(4);
-    for (let i = 0; i < 4; i++) {
-      const l = labels[3 - i] as string;
-      if (!/^(?:0|[1-9][0-9]{0,2})$/.test(l) || Number(l) > 255) return null;
-      bytes[i] = Number(l);
-    }
-    return formatIp(bytes);
-  }
-  if (n.endsWith(".ip6.arpa") && labels.length === 34) {
-    const bytes = new Uint8Array(16);
-    for (let i = 0; i < 32; i++) {
-      const l = labels[31 - i] as string;
-      if (!/^[0-9a-f]$/.test(l)) return null;
-      const v = Number.parseInt(l, 16);
-      bytes[i >> 1] = (bytes[i >> 1] as number) | (i % 2 === 0 ? v << 4 : v);
-    }
-    return formatIp(bytes);
-  }
-  return null;
+  return parseReverseIpName(name.endsWith(".") ? name.slice(0, -1) : name);
 }
 
 /** Options of {@linkcode ChallengeCertCache}. */
