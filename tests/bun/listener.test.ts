@@ -143,4 +143,32 @@ describe("serve() on Bun", () => {
     assert.equal(seen.alpn, "acme-tls/1");
     assert.equal(seen.san, "DNS:a.example.test");
   });
+
+  test("a validator that stalls mid-handshake is closed at the hello timeout", async () => {
+    const config = parseConfig({
+      listen: ["127.0.0.1:0"],
+      helloTimeout: "400ms",
+      routes: [{ name: "acme", match: { acme: "exact" }, target: { acme: "builtin" } }],
+      default: "reject",
+      admin: { listen: "127.0.0.1:9", token: "0123456789abcdef0123" },
+    });
+    const { router, store } = createInstance({ config });
+    const server = serve({ config, router });
+    after(() => server.stop(0));
+    await store.set("a.example.test", "tok.thumb");
+    const started = Date.now();
+    const got = await new Promise<number>((resolve) => {
+      let n = 0;
+      const s = net.connect({ port: server.addresses[0]?.port as number, host: "127.0.0.1" }, () =>
+        s.write(hello("go-pebble-va")),
+      );
+      s.on("data", (d) => (n += d.length));
+      s.on("close", () => resolve(n));
+      s.on("error", () => {});
+    });
+    const took = Date.now() - started;
+    assert.ok(got > 500, `the server flight was sent (${got} bytes)`);
+    assert.ok(took >= 350 && took < 3000, `closed after ${took} ms`);
+    assert.match(router.metrics.registry.render(), /alpnmux_challenges_total\{outcome="failed"\} 1/);
+  });
 });

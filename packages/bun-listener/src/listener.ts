@@ -126,6 +126,12 @@ export function serve(options: ServeOptions): Server {
         return;
       case "respond":
         clearTimeout(c.timer);
+        // The challenge handshake gets the hello timeout too: a stalled validator is closed.
+        c.timer = setTimeout(() => {
+          c.session.setOutcome("challenge-failed", "TLS handshake timed out");
+          c.end ??= "handshake-timeout";
+          closeAll(c, true);
+        }, c.session.helloTimeoutMs);
         c.state = "respond";
         c.responder = a.responder;
         feedResponder(c, a.prelude);
@@ -144,6 +150,7 @@ export function serve(options: ServeOptions): Server {
       if (c.state !== "respond") return;
       c.down.write(step.write);
       if (step.fallback) {
+        clearTimeout(c.timer);
         c.responder = null;
         c.responderIn = 0; // the prelude is counted again as written upstream
         dial(c, step.fallback);
