@@ -9,6 +9,7 @@
 import {
   type Action,
   createRouter,
+  ListenError,
   planListeners,
   type ResponderConnection,
   type ResponderFactory,
@@ -394,48 +395,4 @@ export function serve(options: ServeOptions): Server {
       for (const l of listeners) l.stop(true);
     },
   };
-}
-
-/** A listen address could not be bound. */
-export class ListenError extends Error {
-  /** `permission` (privileged port), `in-use`, or `other`. */
-  readonly code: "permission" | "in-use" | "other";
-  /**
-   * @param code Stable code.
-   * @param message What failed and what to do.
-   * @param cause The runtime error.
-   */
-  constructor(code: "permission" | "in-use" | "other", message: string, cause: unknown) {
-    super(message, { cause });
-    this.name = "ListenError";
-    this.code = code;
-  }
-
-  /**
-   * Maps a runtime error to a ListenError with advice.
-   * @param e The runtime error.
-   * @param at The address that failed.
-   * @returns The error to report.
-   */
-  static from(e: unknown, at: { host: string; port: number }): ListenError {
-    const text = e instanceof Error ? `${(e as { code?: string }).code ?? ""} ${e.message}` : String(e);
-    const addr = at.host.includes(":") ? `[${at.host}]:${at.port}` : `${at.host}:${at.port}`;
-    if (/EACCES|permission/i.test(text) || (at.port < 1024 && !/EADDRINUSE|in use/i.test(text))) {
-      return new ListenError(
-        "permission",
-        `Cannot listen on ${addr}: ports below 1024 need privilege. Run the binary with CAP_NET_BIND_SERVICE ` +
-          `(systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE; or: sudo setcap cap_net_bind_service=+ep ./alpnmux), ` +
-          `or listen on a high port with --listen.`,
-        e,
-      );
-    }
-    if (/EADDRINUSE|in use/i.test(text)) {
-      return new ListenError(
-        "in-use",
-        `Cannot listen on ${addr}: the address is already in use by another process.`,
-        e,
-      );
-    }
-    return new ListenError("other", `Cannot listen on ${addr}: ${text.trim()}`, e);
-  }
 }

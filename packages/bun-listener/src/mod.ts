@@ -10,5 +10,5 @@
  * ```
  * @module
  */
-export { ListenError, type ServeOptions, type Server, serve } from "./listener.ts";
+export { type ServeOptions, type Server, serve } from "./listener.ts";
 export { WriteQueue } from "./splice.ts";

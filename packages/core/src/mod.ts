@@ -24,6 +24,7 @@ export * from "./errors.ts";
 export * from "./hello-report.ts";
 export * from "./hostname.ts";
 export * from "./ip.ts";
+export * from "./listen-error.ts";
 export * from "./listeners.ts";
 export * from "./logging.ts";
 export * from "./metrics.ts";

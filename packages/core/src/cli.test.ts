@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { buildHello } from "./_test/hello-builder.ts";
+import { type CliHost, runCli } from "./cli.ts";
+import { ListenError } from "./listen-error.ts";
+
+function fakeHost(files: Record<string, string | Uint8Array> = {}, stdin = new Uint8Array(0)) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const logs: string[] = [];
+  let stop: ((s: string) => void) | null = null;
+  const served: { listen: unknown[]; stopped: boolean }[] = [];
+  const host: CliHost & { serveThrows?: unknown } = {
+    runtime: "test",
+    env: {},
+    readFile: async (p) => {
+      const f = files[p];
+      if (f === undefined) throw new Error(`ENOENT ${p}`);
+      return typeof f === "string" ? new TextEncoder().encode(f) : f;
+    },
+    readFileSync: (p) => String(files[p] ?? ""),
+    readStdin: async () => stdin,
+    out: (s) => out.push(s),
+    err: (s) => err.push(s),
+    writeLog: (l) => logs.push(l),
+    serve(config) {
+      if (host.serveThrows) throw host.serveThrows;
+      const entry = { listen: config.listen, stopped: false };
+      served.push(entry);
+      return {
+        stop: async () => {
+          entry.stopped = true;
+        },
+      };
+    },
+    serveAdmin: (settings) => ({ port: settings.listen.port, stop: () => {} }),
+    onStopSignal: (h) => {
+      stop = h;
+    },
+  };
+  return { host, out, err, logs, served, signal: (s: string) => stop?.(s) };
+}
+
+describe("runCli()", () => {
+  test("--help and --version", async () => {
+    const f = fakeHost();
+    assert.equal(await runCli(["--help"], f.host), 0);
+    assert.match(f.out[0] ?? "", /Usage:/);
+    assert.equal(await runCli(["--version"], f.host), 0);
+    assert.match(f.out[1] ?? "", /^alpnmux \d+\.\d+\.\d+ \(test\)$/);
+  });
+
+  test("usage errors exit 2", async () => {
+    const f = fakeHost();
+    assert.equal(await runCli(["--nope"], f.host), 2);
+    assert.match(f.err[0] ?? "", /unknown flag/);
+  });
+
+  test("hello reads stdin or a file and prints one JSON object", async () => {
+    const f = fakeHost(
+      { "h.bin": buildHello({ sni: "x.example", alpn: ["acme-tls/1"] }) },
+      new Uint8Array([0x47]),
+    );
+    assert.equal(await runCli(["hello", "h.bin"], f.host), 0);
+    assert.equal(JSON.parse(f.out[0] ?? "").sni, "x.example");
+    assert.equal(await runCli(["hello"], f.host), 1);
+    assert.equal(JSON.parse(f.out[1] ?? "").error, "not-tls");
+    assert.equal(await runCli(["hello", "missing.bin"], f.host), 2);
+  });
+
+  test("check names the bad field", async () => {
+    const f = fakeHost({ "c.yaml": "default: { upstream: 10.0.0.5 }\n" });
+    assert.equal(await runCli(["check", "c.yaml"], f.host), 1);
+    assert.match(f.err[0] ?? "", /default\.upstream: "10\.0\.0\.5" has no port/);
+  });
+
+  test("run serves, logs, and drains on a stop signal", async () => {
+    const f = fakeHost();
+    const done = runCli(
+      ["--listen", "127.0.0.1:4443", "--default", "127.0.0.1:8443", "--log-level", "info"],
+      f.host,
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(f.served.length, 1);
+    assert.ok(f.logs.some((l) => l.includes("started on")));
+    f.signal("SIGTERM");
+    assert.equal(await done, 0);
+    assert.equal(f.served[0]?.stopped, true);
+  });
+
+  test("run reports a bind failure with advice and exits 1", async () => {
+    const f = fakeHost();
+    f.host.serveThrows = ListenError.from(new Error("EACCES"), { host: "::", port: 443 });
+    assert.equal(await runCli(["--default", "127.0.0.1:8443"], f.host), 1);
+    assert.match(f.err[0] ?? "", /CAP_NET_BIND_SERVICE/);
+  });
+
+  test("run refuses a non-loopback admin API without a token", async () => {
+    const f = fakeHost();
+    const code = await runCli(
+      [
+        "--listen",
+        "127.0.0.1:4443",
+        "--acme",
+        "builtin",
+        "--default",
+        "127.0.0.1:1",
+        "--admin",
+        "0.0.0.0:9180",
+      ],
+      f.host,
+    );
+    assert.equal(code, 1);
+    assert.match(f.err[0] ?? "", /admin\.token/);
+    assert.equal(f.served.length, 0, "nothing started");
+  });
+
+  test("a bad config file starts nothing", async () => {
+    const f = fakeHost({ "bad.yaml": "routes: [\n" });
+    assert.equal(await runCli(["--config", "bad.yaml"], f.host), 1);
+    assert.equal(f.served.length, 0);
+  });
+});
+
+describe("ListenError.from()", () => {
+  test("maps Bun and Deno errors", () => {
+    const deno = Object.assign(new Error("Address in use"), { name: "AddrInUse" });
+    assert.equal(ListenError.from(deno, { host: "::", port: 8443 }).code, "in-use");
+    const perm = Object.assign(new Error("Permission denied"), { name: "PermissionDenied" });
+    assert.equal(ListenError.from(perm, { host: "::", port: 443 }).code, "permission");
+    assert.equal(ListenError.from(new Error("boom"), { host: "::", port: 8443 }).code, "other");
+  });
+});

@@ -1,0 +1,196 @@
+/**
+ * The `alpnmux` command, runtime-agnostic: parse the command line, load and check the config,
+ * assemble the instance, and drive a runtime's listeners through a small {@linkcode CliHost}.
+ * A runtime adapter's CLI is then only I/O (`@alpnmux/core/cli`).
+ *
+ * @module cli
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Hono } from "hono";
+import { parse as parseYaml } from "yaml";
+import { runChallengeCommand } from "./admin-client.ts";
+import type { AdminSettings } from "./admin-settings.ts";
+import { createInstance } from "./app.ts";
+import { applyRunFlags, parseCli, type RunFlags, USAGE, UsageError } from "./cli-args.ts";
+import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, parseConfig, type RouterConfig } from "./config.ts";
+import { helloReport } from "./hello-report.ts";
+import { ListenError } from "./listen-error.ts";
+import { configureLogging } from "./logging.ts";
+import type { Router } from "./router.ts";
+
+/** The version printed by `--version` and `/healthz`. */
+export const VERSION = "0.1.0";
+
+/** A running listener group, as the adapter returns it. */
+export interface RunningServer {
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** What the runtime provides to {@linkcode runCli}. */
+export interface CliHost {
+  /** e.g. `bun 1.4.5`. */
+  readonly runtime: string;
+  /** Environment variables. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readFile(path: string): Promise<Uint8Array>;
+  readFileSync(path: string): string;
+  readStdin(): Promise<Uint8Array>;
+  /** A line (or lines) to stdout / stderr. */
+  out(text: string): void;
+  err(text: string): void;
+  /** One formatted log line (newline included) to the log stream. */
+  writeLog(line: string): void;
+  /** Binds the router's listeners; may throw a runtime bind error. */
+  serve(config: RouterConfig, router: Router): RunningServer;
+  /** Serves the admin app; may throw a runtime bind error. Returns the bound port. */
+  serveAdmin(settings: AdminSettings, app: Hono): { port: number; stop(): void };
+  /** Calls `handler` on SIGTERM and SIGINT. */
+  onStopSignal(handler: (signal: string) => void): void;
+}
+
+/**
+ * Runs `alpnmux` with `argv` (without the program name).
+ *
+ * @param argv Arguments.
+ * @param host Runtime I/O.
+ * @returns The exit code (0 ok, 1 failure, 2 usage).
+ * @example
+ * ```ts
+ * import { runCli } from "@alpnmux/core/cli";
+ * declare const host: import("@alpnmux/core/cli").CliHost;
+ * const code = await runCli(["hello", "capture.bin"], host);
+ * ```
+ */
+export async function runCli(argv: readonly string[], host: CliHost): Promise<number> {
+  let cmd: ReturnType<typeof parseCli>;
+  try {
+    cmd = parseCli(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      host.err(`alpnmux: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  switch (cmd.command) {
+    case "help":
+      host.out(USAGE);
+      return 0;
+    case "version":
+      host.out(`alpnmux ${VERSION} (${host.runtime})`);
+      return 0;
+    case "hello": {
+      let bytes: Uint8Array;
+      try {
+        bytes = cmd.file === "-" ? await host.readStdin() : await host.readFile(cmd.file);
+      } catch (e) {
+        host.err(`alpnmux hello: cannot read ${cmd.file}: ${(e as Error).message}`);
+        return 2;
+      }
+      const { report, exitCode } = helloReport(bytes);
+      host.out(JSON.stringify(report));
+      return exitCode;
+    }
+    case "check":
+      try {
+        const c = loadConfig(new TextDecoder().decode(await host.readFile(cmd.file)), cmd.file);
+        host.out(
+          `${cmd.file}: ok (${c.routes.length} routes + default, listening on ${c.listen.length} addresses)`,
+        );
+        return 0;
+      } catch (e) {
+        host.err(e instanceof ConfigError ? e.message : `Cannot read ${cmd.file}: ${(e as Error).message}`);
+        return 1;
+      }
+    case "challenge":
+      return runChallengeCommand(
+        cmd.args,
+        {
+          ...(host.env["ALPNMUX_ADMIN"] ? { ALPNMUX_ADMIN: host.env["ALPNMUX_ADMIN"] } : {}),
+          ...(host.env["ALPNMUX_ADMIN_TOKEN"]
+            ? { ALPNMUX_ADMIN_TOKEN: host.env["ALPNMUX_ADMIN_TOKEN"] }
+            : {}),
+        },
+        host,
+      );
+    case "run":
+      return run(cmd.flags, host);
+  }
+}
+
+async function run(flags: RunFlags, host: CliHost): Promise<number> {
+  const source = flags.config ?? "embedded default config";
+  let config: RouterConfig;
+  try {
+    const text = flags.config
+      ? new TextDecoder().decode(await host.readFile(flags.config))
+      : DEFAULT_CONFIG_YAML;
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (e) {
+      throw new ConfigError("bad-yaml", [{ path: "", message: (e as Error).message }], source);
+    }
+    config = parseConfig(applyRunFlags(doc, flags), source);
+  } catch (e) {
+    host.err(e instanceof ConfigError ? e.message : `Cannot read ${source}: ${(e as Error).message}`);
+    return 1;
+  }
+  await configureLogging({ level: config.log.level, format: config.log.format, write: host.writeLog });
+  const log = getLogger(["alpnmux", "main"]);
+  let instance: ReturnType<typeof createInstance>;
+  try {
+    instance = createInstance({
+      config,
+      env: { ALPNMUX_ADMIN_TOKEN: host.env["ALPNMUX_ADMIN_TOKEN"] },
+      readFile: host.readFileSync,
+      version: VERSION,
+    });
+  } catch (e) {
+    host.err(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+  let server: RunningServer;
+  let admin: { port: number; stop(): void } | null = null;
+  try {
+    server = host.serve(config, instance.router);
+  } catch (e) {
+    host.err(e instanceof ListenError ? e.message : String(e));
+    return 1;
+  }
+  if (instance.admin) {
+    const { settings, app } = instance.admin;
+    try {
+      admin = host.serveAdmin(settings, app);
+    } catch (e) {
+      await server.stop(0);
+      host.err(ListenError.from(e, settings.listen).message);
+      return 1;
+    }
+    const h = settings.listen.host;
+    log.info("admin API on http://{address}", { address: `${h.includes(":") ? `[${h}]` : h}:${admin.port}` });
+    // Printed once so hooks can use it; set ALPNMUX_ADMIN_TOKEN or admin.tokenFile to fix it.
+    if (settings.generated) host.err(`alpnmux: admin API token (generated): ${settings.token}`);
+  }
+  log.info("alpnmux {version} started on {runtime}: {routes} routes, hello timeout {helloTimeout} ms", {
+    version: VERSION,
+    runtime: host.runtime,
+    routes: instance.router.table.routeNames,
+    helloTimeout: config.helloTimeout,
+  });
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    host.onStopSignal((signal) => {
+      if (stopping) return;
+      stopping = true;
+      log.info("{signal}: draining {active} connections (up to {drain} ms)", {
+        signal,
+        active: instance.router.active,
+        drain: config.drainTimeout,
+      });
+      admin?.stop();
+      server.stop().then(() => resolve(0));
+    });
+  });
+}
