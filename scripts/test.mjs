@@ -88,6 +88,11 @@ const e2eTests = files(path.join(root, "tests"), /\.test\.ts$/).filter(
   (f) => !f.includes(`${path.sep}_harness${path.sep}`) && !f.includes(`${path.sep}bun${path.sep}`),
 );
 const bunTests = files(path.join(root, "tests", "bun"), /\.test\.ts$/);
+// The same e2e suite against the Deno listener; the compiled-binary smoke test is Bun's, and
+// the harness self-test runs no router.
+const denoE2eTests = e2eTests.filter(
+  (f) => f.includes(`${path.sep}e2e${path.sep}`) && !/(binary|harness)\.test\.ts$/.test(f),
+);
 const tsProjects = [
   "packages/core/tsconfig.json",
   "packages/core/tsconfig.test.json",
@@ -149,6 +154,15 @@ const steps = [
     group: "e2e",
     timeoutMs: 20 * 60_000,
   },
+  {
+    name: "e2e: deno listener (same suite, ALPNMUX_CMD=alpnmux-deno)",
+    kind: "node",
+    cmd: process.execPath,
+    args: ["--import", "tsx", "--test", "--test-reporter=tap", "--test-concurrency=1", ...denoE2eTests],
+    env: { ALPNMUX_CMD: bin("alpnmux-deno") },
+    group: "e2e",
+    timeoutMs: 20 * 60_000,
+  },
 ];
 
 mkdirSync(path.join(root, "tests", ".work"), { recursive: true });
@@ -158,7 +172,7 @@ for (const s of steps) {
   if (s.group === "e2e" && s.name !== "tools" && e2eTests.length === 0) continue;
   process.stdout.write(`\n=== ${s.name} ===\n`);
   const started = Date.now();
-  const { code, output } = await run(s.cmd, s.args, { timeoutMs: s.timeoutMs });
+  const { code, output } = await run(s.cmd, s.args, { timeoutMs: s.timeoutMs, env: s.env });
   let r = parsers[s.kind](strip(output), code);
   let note = "";
   if (!r) {

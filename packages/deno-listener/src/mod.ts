@@ -1,13 +1,14 @@
 /**
- * alpnmux on Deno (roadmap): the same core session driven by `Deno.listen`/`Deno.connect`
- * read/write loops. Until it lands, this entry point re-exports the runtime-agnostic core so
- * Deno programs can already sniff hellos and make routing decisions.
+ * alpnmux on Deno: `serve()` runs the router on `Deno.listen`/`Deno.connect` with read/write
+ * loops (backpressure by awaiting each write, half-close by `closeWrite()`).
  *
  * @example
  * ```ts
- * import { sniffHello } from "@alpnmux/deno-listener";
- * sniffHello(new Uint8Array([0x16, 0x03, 0x01])).kind; // "need-more"
+ * import { loadConfig, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
+ * import { serve } from "@alpnmux/deno-listener";
+ * const server = serve({ config: loadConfig(DEFAULT_CONFIG_YAML) });
+ * Deno.addSignalListener("SIGTERM", () => server.stop());
  * ```
  * @module
  */
-export * from "@alpnmux/core";
+export { type ServeOptions, type Server, serve } from "./listener.ts";

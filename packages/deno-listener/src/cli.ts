@@ -1,0 +1,63 @@
+/**
+ * The `alpnmux` command on Deno: only I/O (files, stdin, stdout, signals, sockets); the command
+ * itself is `runCli` from `@alpnmux/core/cli`. Run it with
+ * `deno run -A packages/deno-listener/src/cli.ts …` (or the `alpnmux-deno` bin).
+ *
+ * @module cli
+ */
+
+import { ListenError } from "@alpnmux/core";
+import { type CliHost, runCli } from "@alpnmux/core/cli";
+import { serve } from "./listener.ts";
+
+const enc = new TextEncoder();
+const line = (s: string) => enc.encode(s.endsWith("\n") ? s : `${s}\n`);
+const writeAll = (w: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) => {
+  let off = 0;
+  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+};
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    parts.push(c);
+    n += c.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const host: CliHost = {
+  runtime: `deno ${Deno.version.deno}`,
+  env: Deno.env.toObject(),
+  readFile: (path) => Deno.readFile(path),
+  readFileSync: (path) => Deno.readTextFileSync(path),
+  readStdin: () => readAll(Deno.stdin.readable),
+  out: (s) => writeAll(Deno.stdout, line(s)),
+  err: (s) => writeAll(Deno.stderr, line(s)),
+  writeLog: (l) => writeAll(Deno.stdout, enc.encode(l)),
+  serve: (config, router) => serve({ config, router }),
+  serveAdmin(settings, app) {
+    try {
+      const s = Deno.serve(
+        { hostname: settings.listen.host, port: settings.listen.port, onListen: () => {} },
+        app.fetch,
+      );
+      return { port: s.addr.port, stop: () => void s.shutdown() };
+    } catch (e) {
+      throw ListenError.from(e, settings.listen);
+    }
+  },
+  onStopSignal(handler) {
+    Deno.addSignalListener("SIGTERM", () => handler("SIGTERM"));
+    Deno.addSignalListener("SIGINT", () => handler("SIGINT"));
+  },
+};
+
+Deno.exit(await runCli(Deno.args, host));
