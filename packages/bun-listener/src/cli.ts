@@ -35,6 +35,9 @@ const host: CliHost = {
     process.on("SIGTERM", () => handler("SIGTERM"));
     process.on("SIGINT", () => handler("SIGINT"));
   },
+  onReloadSignal(handler) {
+    process.on("SIGHUP", handler);
+  },
 };
 
 process.on("uncaughtException", (e) => {

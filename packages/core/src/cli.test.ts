@@ -3,13 +3,15 @@ import { describe, test } from "node:test";
 import { buildHello } from "./_test/hello-builder.ts";
 import { type CliHost, runCli } from "./cli.ts";
 import { ListenError } from "./listen-error.ts";
+import type { Router } from "./router.ts";
 
 function fakeHost(files: Record<string, string | Uint8Array> = {}, stdin = new Uint8Array(0)) {
   const out: string[] = [];
   const err: string[] = [];
   const logs: string[] = [];
   let stop: ((s: string) => void) | null = null;
-  const served: { listen: unknown[]; stopped: boolean }[] = [];
+  let reload: (() => void) | null = null;
+  const served: { listen: unknown[]; stopped: boolean; router: Router }[] = [];
   const host: CliHost & { serveThrows?: unknown } = {
     runtime: "test",
     env: {},
@@ -23,9 +25,9 @@ function fakeHost(files: Record<string, string | Uint8Array> = {}, stdin = new U
     out: (s) => out.push(s),
     err: (s) => err.push(s),
     writeLog: (l) => logs.push(l),
-    serve(config) {
+    serve(config, router) {
       if (host.serveThrows) throw host.serveThrows;
-      const entry = { listen: config.listen, stopped: false };
+      const entry = { listen: config.listen, stopped: false, router };
       served.push(entry);
       return {
         stop: async () => {
@@ -37,8 +39,11 @@ function fakeHost(files: Record<string, string | Uint8Array> = {}, stdin = new U
     onStopSignal: (h) => {
       stop = h;
     },
+    onReloadSignal: (h) => {
+      reload = h;
+    },
   };
-  return { host, out, err, logs, served, signal: (s: string) => stop?.(s) };
+  return { host, out, err, logs, served, files, signal: (s: string) => stop?.(s), reload: () => reload?.() };
 }
 
 describe("runCli()", () => {
@@ -86,6 +91,37 @@ describe("runCli()", () => {
     f.signal("SIGTERM");
     assert.equal(await done, 0);
     assert.equal(f.served[0]?.stopped, true);
+  });
+
+  test("SIGHUP reloads the file: a good file swaps the routes, a bad one is refused and the old stays", async () => {
+    const file = (port: number) => `listen: ["127.0.0.1:4443"]\ndefault: { upstream: "127.0.0.1:${port}" }\n`;
+    const f = fakeHost({ "r.yaml": file(1111) });
+    const done = runCli(["--config", "r.yaml"], f.host);
+    const tick = () => new Promise((r) => setTimeout(r, 20));
+    await tick();
+    const router = f.served[0]?.router as Router;
+    const upstream = () => {
+      const d = router.table.decideNotTls();
+      return router.config.default !== "reject" ? router.config.default.upstream.port : d.action;
+    };
+    assert.equal(upstream(), 1111);
+    f.files["r.yaml"] = file(2222);
+    f.reload();
+    await tick();
+    assert.equal(upstream(), 2222);
+    f.files["r.yaml"] = "default: { upstream: nope }\n";
+    f.reload();
+    await tick();
+    assert.equal(upstream(), 2222, "a bad file leaves the running config");
+    assert.ok(f.logs.some((l) => l.includes("reload refused") && l.includes("default.upstream")));
+    assert.match(router.metrics.registry.render(), /alpnmux_config_reloads_total\{result="error"\} 1/);
+    f.files["r.yaml"] = file(3333).replace("4443", "5555");
+    f.reload();
+    await tick();
+    assert.equal(upstream(), 3333);
+    assert.ok(f.logs.some((l) => l.includes("need a restart")));
+    f.signal("SIGINT");
+    assert.equal(await done, 0);
   });
 
   test("run reports a bind failure with advice and exits 1", async () => {

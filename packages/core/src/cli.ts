@@ -47,6 +47,8 @@ export interface CliHost {
   serveAdmin(settings: AdminSettings, app: Hono): { port: number; stop(): void };
   /** Calls `handler` on SIGTERM and SIGINT. */
   onStopSignal(handler: (signal: string) => void): void;
+  /** Calls `handler` on SIGHUP (reload the config file). */
+  onReloadSignal(handler: () => void): void;
 }
 
 /**
@@ -119,22 +121,34 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
   }
 }
 
-async function run(flags: RunFlags, host: CliHost): Promise<number> {
+/** Reads the config file (or the embedded default), merges the flags, and checks it. */
+async function loadRunConfig(flags: RunFlags, host: CliHost): Promise<RouterConfig> {
   const source = flags.config ?? "embedded default config";
+  let text: string;
+  try {
+    text = flags.config ? new TextDecoder().decode(await host.readFile(flags.config)) : DEFAULT_CONFIG_YAML;
+  } catch (e) {
+    throw new ConfigError(
+      "invalid-config",
+      [{ path: "", message: `cannot read: ${(e as Error).message}` }],
+      source,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError("bad-yaml", [{ path: "", message: (e as Error).message }], source);
+  }
+  return parseConfig(applyRunFlags(doc, flags), source);
+}
+
+async function run(flags: RunFlags, host: CliHost): Promise<number> {
   let config: RouterConfig;
   try {
-    const text = flags.config
-      ? new TextDecoder().decode(await host.readFile(flags.config))
-      : DEFAULT_CONFIG_YAML;
-    let doc: unknown;
-    try {
-      doc = parseYaml(text);
-    } catch (e) {
-      throw new ConfigError("bad-yaml", [{ path: "", message: (e as Error).message }], source);
-    }
-    config = parseConfig(applyRunFlags(doc, flags), source);
+    config = await loadRunConfig(flags, host);
   } catch (e) {
-    host.err(e instanceof ConfigError ? e.message : `Cannot read ${source}: ${(e as Error).message}`);
+    host.err(e instanceof Error ? e.message : String(e));
     return 1;
   }
   await configureLogging({ level: config.log.level, format: config.log.format, write: host.writeLog });
@@ -179,6 +193,11 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
     routes: instance.router.table.routeNames,
     helloTimeout: config.helloTimeout,
   });
+  host.onReloadSignal(() => {
+    reload(flags, host, instance.router, config).then((next) => {
+      if (next) config = next;
+    });
+  });
   return await new Promise<number>((resolve) => {
     let stopping = false;
     host.onStopSignal((signal) => {
@@ -193,4 +212,43 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       server.stop().then(() => resolve(0));
     });
   });
+}
+
+/**
+ * SIGHUP: re-reads the config file and swaps the route table atomically. A bad file is logged
+ * with every path and reason, and the running table stays. Settings that need new sockets
+ * (listen addresses, admin API) are reported and keep their running values until a restart.
+ */
+async function reload(
+  flags: RunFlags,
+  host: CliHost,
+  router: Router,
+  running: RouterConfig,
+): Promise<RouterConfig | null> {
+  const log = getLogger(["alpnmux", "main"]);
+  let next: RouterConfig;
+  try {
+    next = await loadRunConfig(flags, host);
+  } catch (e) {
+    router.metrics.configReloads.labels({ result: "error" }).inc();
+    log.error("reload refused, the running config stays: {error}", {
+      error: e instanceof Error ? e.message : String(e),
+    });
+    return null;
+  }
+  const needsRestart = [
+    JSON.stringify(next.listen) !== JSON.stringify(running.listen) ? "listen" : null,
+    JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
+  ].filter((x) => x !== null);
+  const applied = { ...next, listen: running.listen, admin: running.admin };
+  router.setConfig(applied);
+  log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {
+    routes: router.table.routeNames,
+  });
+  if (needsRestart.length) {
+    log.warn("reload: {fields} changed and need a restart; the running values stay", {
+      fields: needsRestart,
+    });
+  }
+  return applied;
 }

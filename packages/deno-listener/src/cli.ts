@@ -58,6 +58,9 @@ const host: CliHost = {
     Deno.addSignalListener("SIGTERM", () => handler("SIGTERM"));
     Deno.addSignalListener("SIGINT", () => handler("SIGINT"));
   },
+  onReloadSignal(handler) {
+    Deno.addSignalListener("SIGHUP", handler);
+  },
 };
 
 Deno.exit(await runCli(Deno.args, host));

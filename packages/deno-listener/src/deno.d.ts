@@ -43,7 +43,7 @@ declare namespace Deno {
   ): HttpServer;
   function readFile(path: string): Promise<Uint8Array>;
   function readTextFileSync(path: string): string;
-  function addSignalListener(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  function addSignalListener(signal: "SIGTERM" | "SIGINT" | "SIGHUP", handler: () => void): void;
   function exit(code?: number): never;
   const args: string[];
   const version: { deno: string };
