@@ -11,7 +11,18 @@ import type { Socket } from "bun";
 /** The socket surface the queue needs (kept small for tests). */
 export type WritableSocket = Pick<Socket<unknown>, "write" | "shutdown" | "end" | "pause" | "resume">;
 
-/** Bytes waiting to be written to one socket, and what to do once they are. */
+/** Bytes waiting to be written to one socket, and what to do once they are.
+ *
+ * @example Splice one direction
+ * ```ts
+ * import { WriteQueue } from "@alpnmux/bun-listener";
+ * declare const client: import("bun").Socket<unknown>, upstream: import("bun").Socket<unknown>;
+ * const up = new WriteQueue(upstream, client); // pauses `client` while `upstream` is backed up
+ * up.write(new Uint8Array([1, 2, 3]));         // from client's data handler
+ * up.flush();                                  // from upstream's drain handler
+ * up.shutdownWhenFlushed();                    // on the client's FIN
+ * ```
+ */
 export class WriteQueue {
   #chunks: Uint8Array[] = [];
   #queued = 0;

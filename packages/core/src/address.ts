@@ -14,7 +14,14 @@ export interface HostPort {
   readonly port: number;
 }
 
-/** Why an address does not parse. */
+/** Why an address does not parse.
+ *
+ * @example
+ * ```ts
+ * import { AddressError, parseHostPort } from "@alpnmux/core";
+ * try { parseHostPort("10.0.0.5"); } catch (e) { if (e instanceof AddressError) e.code; } // "no-port"
+ * ```
+ */
 export class AddressError extends TypeError {
   /** Stable code: `no-port`, `bad-port`, `bad-host`. */
   readonly code: "no-port" | "bad-port" | "bad-host";

@@ -29,7 +29,14 @@ export type CliCommand =
   | { readonly command: "help" }
   | { readonly command: "version" };
 
-/** A command line that cannot be understood. */
+/** A command line that cannot be understood.
+ *
+ * @example
+ * ```ts
+ * import { parseCli, UsageError } from "@alpnmux/core";
+ * try { parseCli(["--nope"]); } catch (e) { if (e instanceof UsageError) console.error(e.message); }
+ * ```
+ */
 export class UsageError extends TypeError {
   /** Stable code. */
   readonly code = "usage";

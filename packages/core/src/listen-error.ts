@@ -7,7 +7,15 @@
 
 import { formatHostPort, type HostPort } from "./address.ts";
 
-/** A listen address could not be bound. */
+/** A listen address could not be bound.
+ *
+ * @example
+ * ```ts
+ * import { ListenError } from "@alpnmux/core";
+ * const e = ListenError.from(new Error("EADDRINUSE"), { host: "::", port: 8443 });
+ * e.code; // "in-use"
+ * ```
+ */
 export class ListenError extends Error {
   /** `permission` (privileged port), `in-use`, or `other`. */
   readonly code: "permission" | "in-use" | "other";

@@ -195,7 +195,15 @@ function sample(name: string, labelText: string, value: number): string {
   return labelText === "" ? `${name} ${formatValue(value)}` : `${name}{${labelText}} ${formatValue(value)}`;
 }
 
-/** One counter series. */
+/** One counter series.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core";
+ * const registry = new Registry();
+ * registry.counter<"route">({ name: "c_total", help: "h", labelNames: ["route"] }).labels({ route: "a" }).inc();
+ * ```
+ */
 export class CounterChild {
   /** Current value. */
   value = 0;
@@ -238,7 +246,15 @@ export class Counter<L extends string = never> extends Metric<L, CounterChild> {
   }
 }
 
-/** One gauge series. */
+/** One gauge series.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core";
+ * const registry = new Registry();
+ * registry.gauge<"pool">({ name: "g", help: "h", labelNames: ["pool"] }).labels({ pool: "a" }).set(3);
+ * ```
+ */
 export class GaugeChild {
   /** Current value. */
   value = 0;
@@ -288,7 +304,15 @@ export class Gauge<L extends string = never> extends Metric<L, GaugeChild> {
   }
 }
 
-/** One histogram series: per-bucket (non-cumulative) counts, sum and count. */
+/** One histogram series: per-bucket (non-cumulative) counts, sum and count.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core";
+ * const registry = new Registry();
+ * registry.histogram<"route">({ name: "h_seconds", help: "h", labelNames: ["route"] }).labels({ route: "a" }).observe(0.2);
+ * ```
+ */
 export class HistogramChild {
   readonly #bounds: readonly number[];
   /** Observations per bucket; the last entry is the `+Inf` bucket. */
