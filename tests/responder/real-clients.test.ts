@@ -185,6 +185,27 @@ describe("bun (BoringSSL, X25519MLKEM768 hello)", () => {
   });
 });
 
+describe("curl", () => {
+  // curl can only offer h2/http/1.1, never acme-tls/1: the responder must refuse it with
+  // no_application_protocol (120) before any certificate is sent. This is the "normal HTTPS
+  // client hits the challenge responder" case the router's acme matcher already prevents.
+  test("curl is refused with no_application_protocol and sees no certificate", async () => {
+    const r = await run("curl", [
+      "-sS",
+      "-k",
+      "-v",
+      "--max-time",
+      "10",
+      "--resolve",
+      `a.example.test:${port}:127.0.0.1`,
+      `https://a.example.test:${port}/`,
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no application protocol|alert number 120|SSL_ERROR|error:0A000460/i);
+    assert.doesNotMatch(r.stderr, /subject: CN=acme-tls-alpn-01|Server certificate/);
+  });
+});
+
 describe("outcomes", () => {
   test("every connection ended with a completed handshake or an alert", () => {
     assert.ok(outcomes.length >= 8);
