@@ -88,6 +88,10 @@ const e2eTests = files(path.join(root, "tests"), /\.test\.ts$/).filter(
   (f) => !f.includes(`${path.sep}_harness${path.sep}`) && !f.includes(`${path.sep}bun${path.sep}`),
 );
 const bunTests = files(path.join(root, "tests", "bun"), /\.test\.ts$/);
+// The JSDoc `@example` blocks of packages/core (not its tests or test helpers), run as doc tests.
+const coreDocFiles = files(path.join(root, "packages", "core", "src"), /\.ts$/).filter(
+  (f) => !f.endsWith(".test.ts") && !f.includes(`${path.sep}_test${path.sep}`),
+);
 // The same e2e suite against the Deno listener; the compiled-binary smoke test is Bun's, and
 // the harness self-test runs no router.
 const denoE2eTests = e2eTests.filter(
@@ -137,6 +141,13 @@ const steps = [
     kind: "deno",
     cmd: bin("deno"),
     args: ["test", "-A", "--no-check", ...coreTests],
+    group: "deno",
+  },
+  {
+    name: "doc tests: deno test --doc (core JSDoc examples)",
+    kind: "deno",
+    cmd: bin("deno"),
+    args: ["test", "--doc", "-A", ...coreDocFiles],
     group: "deno",
   },
   {

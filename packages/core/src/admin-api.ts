@@ -16,12 +16,17 @@
  * Errors are JSON `{ error: { code, message, path?, issues? } }`; `expiresAt` is an ISO 8601
  * time, or `null` when the challenge never expires.
  *
- * @example Serve it (Bun; Deno: `Deno.serve({ port: 9180, hostname: "127.0.0.1" }, app.fetch)`)
+ * @example Serve it (Deno; Bun: `Bun.serve({ hostname: "127.0.0.1", port: 9180, fetch: app.fetch })`)
  * ```ts
+ * import { createRouter, parseConfig } from "@alpnmux/core";
  * import { createAdminApp } from "@alpnmux/core/admin-api";
- * import { MemoryChallengeStore } from "@alpnmux/core/challenge-store";
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * const router = createRouter({ config: parseConfig({ default: "reject" }) });
  * const app = createAdminApp({ router, challenges: new MemoryChallengeStore(), token: "s3cret-token-0123456789" });
- * Bun.serve({ hostname: "127.0.0.1", port: 9180, fetch: app.fetch });
+ * // Binds a port, so not called here.
+ * function serve() {
+ *   return Deno.serve({ hostname: "127.0.0.1", port: 9180 }, app.fetch);
+ * }
  * ```
  *
  * @module admin-api
@@ -373,7 +378,7 @@ function errorBody(e: AdminApiError) {
  * ```ts
  * import { createRouter, parseConfig } from "@alpnmux/core";
  * import { createAdminApp } from "@alpnmux/core/admin-api";
- * import { MemoryChallengeStore } from "@alpnmux/core/challenge-store";
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
  * const router = createRouter({ config: parseConfig({ default: "reject" }) });
  * const app = createAdminApp({ router, challenges: new MemoryChallengeStore(), token: "t0ken-t0ken-t0ken" });
  * const res = await app.request("/v1/challenges/a.example.test", {

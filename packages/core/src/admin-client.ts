@@ -6,10 +6,13 @@
  * @example Publish a challenge from a deploy hook
  * ```ts
  * import { createAdminClient } from "@alpnmux/core/admin-client";
- * const admin = createAdminClient({ baseUrl: "http://127.0.0.1:9180", token: "s3cret-token-0123456789" });
- * await admin.setChallenge("www.example.com", "token.thumbprint", 600);
- * // … ask the CA to validate …
- * await admin.deleteChallenge("www.example.com");
+ * // Talks to a running alpnmux over HTTP, so not called here.
+ * async function deployHook() {
+ *   const admin = createAdminClient({ baseUrl: "http://127.0.0.1:9180", token: "s3cret-token-0123456789" });
+ *   await admin.setChallenge("www.example.com", "token.thumbprint", 600);
+ *   // … ask the CA to validate …
+ *   await admin.deleteChallenge("www.example.com");
+ * }
  * ```
  *
  * @module admin-client
@@ -37,7 +40,12 @@ export interface AdminIssue {
  *
  * @example
  * ```ts
- * import { AdminClientError } from "@alpnmux/core/admin-client";
+ * import { AdminClientError, createAdminClient } from "@alpnmux/core/admin-client";
+ * const admin = createAdminClient({
+ *   baseUrl: "http://127.0.0.1:9180",
+ *   token: "wrong-token",
+ *   fetch: () => Response.json({ error: "unauthorized" }, { status: 401 }), // a server refusing the token
+ * });
  * try { await admin.listChallenges(); }
  * catch (e) { if (e instanceof AdminClientError && e.code === "unauthorized") console.error("check the token"); }
  * ```
@@ -138,8 +146,16 @@ function codeFor(status: number): AdminClientErrorCode {
  * @returns The client.
  * @example
  * ```ts
+ * import { createRouter, parseConfig } from "@alpnmux/core";
+ * import { createAdminApp } from "@alpnmux/core/admin-api";
  * import { createAdminClient } from "@alpnmux/core/admin-client";
- * const admin = createAdminClient({ baseUrl: "http://127.0.0.1:9180", token: "s3cret-token-0123456789" });
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * const token = "s3cret-token-0123456789";
+ * const router = createRouter({ config: parseConfig({ default: "reject" }) });
+ * const app = createAdminApp({ router, challenges: new MemoryChallengeStore(), token });
+ * // In-process (no socket): drop `fetch` to talk to a running alpnmux.
+ * const admin = createAdminClient({ baseUrl: "http://127.0.0.1:9180", token, fetch: (req) => app.fetch(req) });
+ * await admin.setChallenge("www.example.com", "token.thumbprint", 600);
  * for (const c of await admin.listChallenges()) console.log(c.identifier, c.expiresAt);
  * ```
  */
@@ -307,9 +323,17 @@ function parseArgs(args: readonly string[]): ParsedArgs {
  * @returns The exit code: 0 done, 1 the server refused or was unreachable, 2 usage error.
  * @example
  * ```ts
+ * import { createRouter, parseConfig } from "@alpnmux/core";
+ * import { createAdminApp } from "@alpnmux/core/admin-api";
  * import { runChallengeCommand } from "@alpnmux/core/admin-client";
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * const token = "s3cret-token-0123456789";
+ * const router = createRouter({ config: parseConfig({ default: "reject" }) });
+ * const app = createAdminApp({ router, challenges: new MemoryChallengeStore(), token });
  * const code = await runChallengeCommand(["set", "www.example.com", "tok.thumb", "--ttl", "10m"],
- *   { ALPNMUX_ADMIN_TOKEN: "s3cret-token-0123456789" }, { out: console.log, err: console.error });
+ *   { ALPNMUX_ADMIN_TOKEN: token }, { out: console.log, err: console.error },
+ *   (req) => app.fetch(req)); // in-process; omit to use globalThis.fetch
+ * // code === 0
  * ```
  */
 export async function runChallengeCommand(

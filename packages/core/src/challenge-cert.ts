@@ -9,7 +9,7 @@
  *
  * @example Build the certificate for a challenge
  * ```ts
- * import { createChallengeCertificate } from "@alpnmux/core/challenge-cert";
+ * import { createChallengeCertificate } from "@alpnmux/core/challenge";
  * const cert = await createChallengeCertificate({
  *   identifier: "a.example.test",
  *   keyAuthorization: "token.thumbprint",
@@ -47,6 +47,7 @@ export type ChallengeCertErrorCode =
  *
  * @example
  * ```ts
+ * import { ChallengeCertError, normalizeIdentifier } from "@alpnmux/core/challenge";
  * try {
  *   normalizeIdentifier("*.example.com");
  * } catch (e) {
@@ -89,6 +90,7 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
  *   for `*.` names (RFC 8737, Section 3: not allowed for TLS-ALPN-01).
  * @example
  * ```ts
+ * import { normalizeIdentifier } from "@alpnmux/core/challenge";
  * normalizeIdentifier("A.Example.TEST"); // { type: "dns", value: "a.example.test" }
  * normalizeIdentifier("2001:DB8::0:1"); // { type: "ip", value: "2001:db8::1" }
  * ```
@@ -149,6 +151,7 @@ export interface ChallengeCertificate {
  * @returns 34 bytes.
  * @example
  * ```ts
+ * import { acmeIdentifierValue } from "@alpnmux/core/challenge";
  * const value = await acmeIdentifierValue(crypto, "token.thumbprint"); // 04 20 ...
  * ```
  */
@@ -175,6 +178,8 @@ export async function acmeIdentifierValue(
  *   negative/non-finite validity.
  * @example
  * ```ts
+ * import { createChallengeCertificate } from "@alpnmux/core/challenge";
+ * const keyAuthorization = "token.thumbprint";
  * const cert = await createChallengeCertificate({ identifier: "127.0.0.1", keyAuthorization, crypto });
  * // cert has one iPAddress SAN 127.0.0.1 and the critical acmeIdentifier extension
  * ```

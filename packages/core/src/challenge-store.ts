@@ -7,7 +7,7 @@
  *
  * @example Serve challenges from memory
  * ```ts
- * import { ChallengeCertCache, MemoryChallengeStore } from "@alpnmux/core/challenge-store";
+ * import { ChallengeCertCache, MemoryChallengeStore } from "@alpnmux/core/challenge";
  * const store = new MemoryChallengeStore();
  * await store.set("a.example.test", "token.thumbprint", 10 * 60_000);
  * const certs = new ChallengeCertCache({ store, crypto: globalThis.crypto });
@@ -41,6 +41,7 @@ export interface ChallengeEntry {
  *
  * @example A store backed by something else only needs these four methods
  * ```ts
+ * import { type ChallengeStore, MemoryChallengeStore } from "@alpnmux/core/challenge";
  * const store: ChallengeStore = new MemoryChallengeStore();
  * await store.set("A.example.test", "t.k");
  * (await store.get("a.example.test"))?.keyAuthorization; // "t.k"
@@ -74,6 +75,7 @@ export interface MemoryChallengeStoreOptions {
  *
  * @example Injectable clock for tests
  * ```ts
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
  * let t = 0;
  * const store = new MemoryChallengeStore({ now: () => t });
  * await store.set("a.example.test", "k", 1000);
@@ -110,6 +112,8 @@ export class MemoryChallengeStore implements ChallengeStore {
    * @throws {ChallengeCertError} For a bad identifier or an empty key authorization.
    * @example
    * ```ts
+   * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+   * const store = new MemoryChallengeStore();
    * await store.set("a.example.test", "token.thumbprint", 600_000);
    * ```
    */
@@ -130,6 +134,9 @@ export class MemoryChallengeStore implements ChallengeStore {
    * @returns The live entry or `undefined`.
    * @example
    * ```ts
+   * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+   * const store = new MemoryChallengeStore();
+   * await store.set("a.example.test", "token.thumbprint");
    * const e = await store.get("A.EXAMPLE.test");
    * ```
    */
@@ -145,6 +152,9 @@ export class MemoryChallengeStore implements ChallengeStore {
    * @returns `true` when a live entry was removed.
    * @example
    * ```ts
+   * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+   * const store = new MemoryChallengeStore();
+   * await store.set("a.example.test", "token.thumbprint");
    * await store.delete("a.example.test"); // true
    * ```
    */
@@ -160,6 +170,9 @@ export class MemoryChallengeStore implements ChallengeStore {
    * @returns The entries, in insertion order.
    * @example
    * ```ts
+   * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+   * const store = new MemoryChallengeStore();
+   * await store.set("a.example.test", "token.thumbprint");
    * for (const e of await store.list()) console.log(e.identifier);
    * ```
    */
@@ -189,6 +202,7 @@ function tryNormalize(identifier: string): string | null {
  * @returns The canonical address text, or `null` when `name` is not such a name.
  * @example
  * ```ts
+ * import { reverseDnsToIp } from "@alpnmux/core/challenge";
  * reverseDnsToIp("4.3.2.1.in-addr.arpa"); // "1.2.3.4"
  * reverseDnsToIp("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"); // "2001:db8::1"
  * reverseDnsToIp("example.com"); // null
@@ -220,6 +234,8 @@ export interface ChallengeCertCacheOptions {
  *
  * @example Plug into the responder
  * ```ts
+ * import { ChallengeCertCache, createChallengeResponder, MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * const store = new MemoryChallengeStore();
  * const certs = new ChallengeCertCache({ store, crypto });
  * const responder = createChallengeResponder({ crypto, getCertificate: (sni) => certs.getCertificate(sni) });
  * ```
@@ -255,6 +271,10 @@ export class ChallengeCertCache {
    * @throws {ChallengeCertError} Never for lookups; the store may throw its own errors.
    * @example
    * ```ts
+   * import { ChallengeCertCache, MemoryChallengeStore } from "@alpnmux/core/challenge";
+   * const store = new MemoryChallengeStore();
+   * await store.set("127.0.0.1", "token.thumbprint");
+   * const certs = new ChallengeCertCache({ store, crypto });
    * await certs.getCertificate("1.0.0.127.in-addr.arpa"); // the 127.0.0.1 challenge, if any
    * ```
    */
@@ -298,6 +318,8 @@ export class ChallengeCertCache {
    *
    * @example
    * ```ts
+   * import { ChallengeCertCache, MemoryChallengeStore } from "@alpnmux/core/challenge";
+   * const certs = new ChallengeCertCache({ store: new MemoryChallengeStore(), crypto });
    * certs.clear();
    * ```
    */

@@ -59,9 +59,24 @@ export interface CliHost {
  * @returns The exit code (0 ok, 1 failure, 2 usage).
  * @example
  * ```ts
- * import { runCli } from "@alpnmux/core/cli";
- * declare const host: import("@alpnmux/core/cli").CliHost;
- * const code = await runCli(["hello", "capture.bin"], host);
+ * import { type CliHost, runCli } from "@alpnmux/core/cli";
+ * const lines: string[] = [];
+ * // An in-memory host: capture.bin holds an HTTP request, not a TLS hello.
+ * const host: CliHost = {
+ *   runtime: "example",
+ *   env: {},
+ *   readFile: async () => new TextEncoder().encode("GET / HTTP/1.1\r\n"),
+ *   readFileSync: () => "",
+ *   readStdin: async () => new Uint8Array(0),
+ *   out: (text) => lines.push(text),
+ *   err: (text) => lines.push(text),
+ *   writeLog: () => {},
+ *   serve: () => { throw new Error("no listeners in this example"); },
+ *   serveAdmin: () => { throw new Error("no admin server in this example"); },
+ *   onStopSignal: () => {},
+ *   onReloadSignal: () => {},
+ * };
+ * const code = await runCli(["hello", "capture.bin"], host); // 1: lines hold the "not-tls" report
  * ```
  */
 export async function runCli(argv: readonly string[], host: CliHost): Promise<number> {

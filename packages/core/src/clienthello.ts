@@ -31,9 +31,19 @@ export const MAX_SERVER_NAME_LENGTH = 253;
  * @example Parse a hello taken from a record
  * ```ts
  * import { parseClientHello } from "@alpnmux/core";
- * declare const record: Uint8Array; // 0x16 0x03 0x01 len len | handshake message
+ * const text = (s: string) => [...new TextEncoder().encode(s)];
+ * // A minimal TLS 1.3 ClientHello in one record: SNI "a.example", ALPN "h2".
+ * const record = new Uint8Array([
+ *   0x16, 3, 1, 0, 81, // record header: handshake, 81 bytes
+ *   1, 0, 0, 77, 3, 3, ...new Array<number>(32).fill(0), 0, // ClientHello, legacy_version, random, session id
+ *   0, 2, 0x13, 0x01, 1, 0, // cipher_suites, compression_methods
+ *   0, 34, // extensions:
+ *   0, 0, 0, 14, 0, 12, 0, 0, 9, ...text("a.example"), // server_name
+ *   0, 16, 0, 5, 0, 3, 2, ...text("h2"), // application_layer_protocol_negotiation
+ *   0, 43, 0, 3, 2, 3, 4, // supported_versions: TLS 1.3
+ * ]);
  * const hello = parseClientHello(record.subarray(5), 5);
- * console.log(hello.serverName, hello.alpn);
+ * console.log(hello.serverName, hello.alpn); // "a.example" ["h2"]
  * ```
  */
 export function parseClientHello(

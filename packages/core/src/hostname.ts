@@ -9,7 +9,7 @@
  *
  * @example Route by SNI
  * ```ts
- * import { HostnameSet } from "@alpnmux/core/hostname";
+ * import { HostnameSet } from "@alpnmux/core";
  * const set = new HostnameSet(["example.com", "*.example.com"]);
  * set.has("WWW.example.com"); // true
  * set.has("a.b.example.com"); // false: "*" is one label
@@ -35,7 +35,7 @@ export type HostPatternErrorCode =
  *
  * @example
  * ```ts
- * import { compileHostPattern, HostPatternError } from "@alpnmux/core/hostname";
+ * import { compileHostPattern, HostPatternError } from "@alpnmux/core";
  * try {
  *   compileHostPattern("a.*.com");
  * } catch (e) {
@@ -92,7 +92,7 @@ function lower(name: string): string {
  *
  * @example
  * ```ts
- * import { normalizeHostname } from "@alpnmux/core/hostname";
+ * import { normalizeHostname } from "@alpnmux/core";
  * normalizeHostname("WWW.Example.COM"); // "www.example.com"
  * normalizeHostname("example.com."); // null
  * ```
@@ -128,7 +128,7 @@ export interface HostMatcher {
  *
  * @example
  * ```ts
- * import { compileHostPattern } from "@alpnmux/core/hostname";
+ * import { compileHostPattern } from "@alpnmux/core";
  * const m = compileHostPattern("*.example.com");
  * m.test("a.example.com"); // true
  * m.test("example.com"); // false
@@ -164,7 +164,7 @@ export function compileHostPattern(pattern: string): HostMatcher {
  *
  * @example
  * ```ts
- * import { HostnameSet } from "@alpnmux/core/hostname";
+ * import { HostnameSet } from "@alpnmux/core";
  * const set = new HostnameSet(["*.example.com"]);
  * set.match("a.example.com"); // "*.example.com"
  * set.match("example.com"); // undefined
@@ -240,7 +240,7 @@ export class HostnameSet {
  *
  * @example
  * ```ts
- * import { reverseIpName } from "@alpnmux/core/hostname";
+ * import { reverseIpName } from "@alpnmux/core";
  * reverseIpName("127.0.0.1"); // "1.0.0.127.in-addr.arpa"
  * reverseIpName("2001:db8::1"); // "1.0.0.0.(…24 more…).8.b.d.0.1.0.0.2.ip6.arpa"
  * ```
@@ -270,7 +270,7 @@ const NIBBLE = /^[0-9a-f]$/;
  *
  * @example
  * ```ts
- * import { parseReverseIpName } from "@alpnmux/core/hostname";
+ * import { parseReverseIpName } from "@alpnmux/core";
  * parseReverseIpName("1.0.0.127.in-addr.arpa"); // "127.0.0.1"
  * parseReverseIpName("0.127.in-addr.arpa"); // null (partial)
  * ```
@@ -307,7 +307,7 @@ export function parseReverseIpName(name: string): string | null {
  *
  * @example
  * ```ts
- * import { isReverseIpName } from "@alpnmux/core/hostname";
+ * import { isReverseIpName } from "@alpnmux/core";
  * isReverseIpName("4.3.2.1.in-addr.arpa"); // true
  * isReverseIpName("example.com"); // false
  * ```

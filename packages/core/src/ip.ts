@@ -7,7 +7,7 @@
  *
  * @example Parse and format
  * ```ts
- * import { formatIp, parseIp } from "@alpnmux/core/ip";
+ * import { formatIp, parseIp } from "@alpnmux/core";
  * const ip = parseIp("2001:DB8:0:0:0:0:0:1")!;
  * console.log(ip.family, formatIp(ip.bytes)); // 6 "2001:db8::1"
  * ```
@@ -91,7 +91,7 @@ function parseIpv6(text: string): Uint8Array | null {
  *
  * @example Parse an IPv4-mapped IPv6 address
  * ```ts
- * import { parseIp } from "@alpnmux/core/ip";
+ * import { parseIp } from "@alpnmux/core";
  * parseIp("::ffff:1.2.3.4"); // { family: 6, bytes: Uint8Array(16) [0, …, 0xff, 0xff, 1, 2, 3, 4] }
  * parseIp("01.2.3.4"); // null (leading zero)
  * ```
@@ -114,7 +114,7 @@ export function parseIp(text: string): IpAddress | null {
  *
  * @example Tell names from addresses
  * ```ts
- * import { isIpLiteral } from "@alpnmux/core/ip";
+ * import { isIpLiteral } from "@alpnmux/core";
  * isIpLiteral("::1"); // true
  * isIpLiteral("example.com"); // false
  * ```
@@ -132,7 +132,7 @@ export function isIpLiteral(text: string): boolean {
  *
  * @example
  * ```ts
- * import { isIpv4Mapped, parseIp } from "@alpnmux/core/ip";
+ * import { isIpv4Mapped, parseIp } from "@alpnmux/core";
  * isIpv4Mapped(parseIp("::ffff:10.0.0.1")!.bytes); // true
  * ```
  */
@@ -152,7 +152,7 @@ export function isIpv4Mapped(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { formatIp, toIpv6 } from "@alpnmux/core/ip";
+ * import { formatIp, toIpv6 } from "@alpnmux/core";
  * formatIp(toIpv6(new Uint8Array([192, 0, 2, 1]))); // "::ffff:192.0.2.1"
  * ```
  */
@@ -181,7 +181,7 @@ function formatIpv4(b: Uint8Array, at: number): string {
  *
  * @example
  * ```ts
- * import { formatIp } from "@alpnmux/core/ip";
+ * import { formatIp } from "@alpnmux/core";
  * formatIp(new Uint8Array([127, 0, 0, 1])); // "127.0.0.1"
  * formatIp(new Uint8Array(16)); // "::"
  * ```

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { Registry } from "@alpnmux/core/metrics";
+ * import { Registry } from "@alpnmux/core";
  * const registry = new Registry();
  * const conns = registry.counter({ name: "alpnmux_connections_total", help: "Accepted connections.", labelNames: ["route"] });
  * const acme = conns.labels({ route: "acme" }); // resolve once
@@ -26,7 +26,7 @@ export type MetricsErrorCode = "bad-name" | "duplicate" | "bad-labels" | "bad-va
  *
  * @example
  * ```ts
- * import { MetricsError, Registry } from "@alpnmux/core/metrics";
+ * import { MetricsError, Registry } from "@alpnmux/core";
  * try {
  *   new Registry().counter({ name: "bad name", help: "" });
  * } catch (e) {
@@ -223,7 +223,7 @@ export class CounterChild {
  *
  * @example
  * ```ts
- * import { Registry } from "@alpnmux/core/metrics";
+ * import { Registry } from "@alpnmux/core";
  * const c = new Registry().counter({ name: "bytes_total", help: "Bytes.", labelNames: ["dir"] });
  * c.labels({ dir: "up" }).inc(1500);
  * ```
@@ -277,7 +277,7 @@ export class GaugeChild {
  *
  * @example
  * ```ts
- * import { Registry } from "@alpnmux/core/metrics";
+ * import { Registry } from "@alpnmux/core";
  * const open = new Registry().gauge({ name: "open_connections", help: "Open connections." });
  * open.inc(); open.dec();
  * ```
@@ -345,7 +345,7 @@ export class HistogramChild {
  *
  * @example
  * ```ts
- * import { Registry } from "@alpnmux/core/metrics";
+ * import { Registry } from "@alpnmux/core";
  * const h = new Registry().histogram({ name: "hello_seconds", help: "Time to ClientHello.", buckets: [0.01, 0.1, 1] });
  * h.observe(0.05);
  * ```
@@ -392,7 +392,7 @@ export class Histogram<L extends string = never> extends Metric<L, HistogramChil
  *
  * @example
  * ```ts
- * import { PROMETHEUS_CONTENT_TYPE, Registry } from "@alpnmux/core/metrics";
+ * import { PROMETHEUS_CONTENT_TYPE, Registry } from "@alpnmux/core";
  * const registry = new Registry();
  * registry.gauge({ name: "up", help: "1 when running." }).set(1);
  * new Response(registry.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });

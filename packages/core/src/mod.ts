@@ -6,9 +6,11 @@
  * ```ts
  * import { createRouter, loadConfig, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
  * const router = createRouter({ config: loadConfig(DEFAULT_CONFIG_YAML) });
- * const r = router.accept({ client: { address: "192.0.2.7", port: 50000 }, local: { address: "192.0.2.1", port: 443 } });
- * declare const firstBytes: Uint8Array;
- * if (r.ok) console.log(r.session.onData(firstBytes)); // wait | dial | respond | close
+ * // Called by a listener with the first bytes read from a new connection.
+ * function onConnection(firstBytes: Uint8Array) {
+ *   const r = router.accept({ client: { address: "192.0.2.7", port: 50000 }, local: { address: "192.0.2.1", port: 443 } });
+ *   if (r.ok) console.log(r.session.onData(firstBytes)); // wait | dial | respond | close
+ * }
  * ```
  * @module
  */

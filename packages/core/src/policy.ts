@@ -66,9 +66,10 @@ interface CompiledRoute {
  * @returns true for a validation hello.
  * @example
  * ```ts
- * import { isAcmeHello } from "@alpnmux/core";
- * declare const hello: import("@alpnmux/core").ClientHello;
- * isAcmeHello(hello, "exact");
+ * import { type ClientHello, isAcmeHello } from "@alpnmux/core";
+ * function isValidator(hello: ClientHello): boolean {
+ *   return isAcmeHello(hello, "exact");
+ * }
  * ```
  */
 export function isAcmeHello(hello: ClientHello, mode: "exact" | "contains" = "exact"): boolean {
@@ -128,10 +129,11 @@ function forward(route: string, t: UpstreamTargetConfig, fallbackTimeout: number
  *
  * @example
  * ```ts
- * import { loadConfig, RouteTable, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
+ * import { type ClientHello, loadConfig, RouteTable, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
  * const table = new RouteTable(loadConfig(DEFAULT_CONFIG_YAML));
- * declare const hello: import("@alpnmux/core").ClientHello;
- * const d = table.decide(hello); // { action: "forward", route: "acme", ... } for a validator
+ * function route(hello: ClientHello) {
+ *   return table.decide(hello); // { action: "forward", route: "acme", ... } for a validator
+ * }
  * ```
  */
 export class RouteTable {

@@ -15,7 +15,7 @@
  *
  * @example Prepend a version 2 header with the peeked SNI
  * ```ts
- * import { encodeProxyV2 } from "@alpnmux/core/proxy-protocol";
+ * import { encodeProxyV2 } from "@alpnmux/core";
  * const header = encodeProxyV2({
  *   source: { address: "203.0.113.7", port: 51234 },
  *   destination: { address: "192.0.2.1", port: 443 },
@@ -49,7 +49,7 @@ export type ProxyProtocolErrorCode =
  *
  * @example
  * ```ts
- * import { encodeProxyV1, ProxyProtocolError } from "@alpnmux/core/proxy-protocol";
+ * import { encodeProxyV1, ProxyProtocolError } from "@alpnmux/core";
  * try {
  *   encodeProxyV1({ source: { address: "1.2.3.4", port: 70000 }, destination: { address: "1.2.3.5", port: 443 } });
  * } catch (e) {
@@ -201,7 +201,7 @@ function resolvePair(a: ProxyAddresses) {
  *
  * @example
  * ```ts
- * import { encodeProxyV1 } from "@alpnmux/core/proxy-protocol";
+ * import { encodeProxyV1 } from "@alpnmux/core";
  * const line = encodeProxyV1({
  *   source: { address: "192.168.0.1", port: 56324 },
  *   destination: { address: "192.168.0.11", port: 443 },
@@ -260,7 +260,7 @@ function collectTlvs(t: ProxyV2Tlvs | undefined): ProxyTlv[] {
  *
  * @example
  * ```ts
- * import { encodeProxyV2 } from "@alpnmux/core/proxy-protocol";
+ * import { encodeProxyV2 } from "@alpnmux/core";
  * const h = encodeProxyV2({
  *   source: { address: "10.0.0.1", port: 1234 },
  *   destination: { address: "10.0.0.2", port: 443 },
@@ -318,7 +318,7 @@ let crcTable: Uint32Array | undefined;
  *
  * @example
  * ```ts
- * import { crc32c } from "@alpnmux/core/proxy-protocol";
+ * import { crc32c } from "@alpnmux/core";
  * crc32c(new TextEncoder().encode("123456789")); // 0xe3069283
  * ```
  */
@@ -469,7 +469,7 @@ function decodeV2(bytes: Uint8Array): ProxyDecodeResult {
  *
  * @example
  * ```ts
- * import { decodeProxyHeader, encodeProxyV2 } from "@alpnmux/core/proxy-protocol";
+ * import { decodeProxyHeader, encodeProxyV2 } from "@alpnmux/core";
  * const r = decodeProxyHeader(encodeProxyV2({
  *   source: { address: "::ffff:10.0.0.1", port: 1 }, destination: { address: "10.0.0.2", port: 2 },
  * }));

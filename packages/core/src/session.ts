@@ -109,9 +109,9 @@ export interface SessionHost {
  * import { createRouter, parseConfig } from "@alpnmux/core";
  * const router = createRouter({ config: parseConfig({ default: { upstream: "127.0.0.1:8443" } }) });
  * const s = router.accept({ client: { address: "192.0.2.1", port: 5000 }, local: { address: "192.0.2.2", port: 443 } });
- * if (s.ok) {
- *   declare const chunk: Uint8Array;
- *   const action = s.session.onData(chunk); // { type: "wait" } until the hello is complete
+ * // Called with each chunk read from the client.
+ * function onRead(chunk: Uint8Array) {
+ *   if (s.ok) return s.session.onData(chunk); // { type: "wait" } until the hello is complete
  * }
  * ```
  */

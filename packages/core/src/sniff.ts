@@ -92,9 +92,11 @@ export interface Sniffer {
  * ```ts
  * import { createSniffer } from "@alpnmux/core";
  * const s = createSniffer({ maxHelloBytes: 16384 });
- * declare const chunk: Uint8Array; // bytes as read from the socket
- * const r = s.push(chunk);
- * if (r.kind === "hello") console.log(r.hello.serverName, r.hello.alpn, r.prelude.length);
+ * // Called with the bytes as read from the socket.
+ * function onRead(chunk: Uint8Array) {
+ *   const r = s.push(chunk);
+ *   if (r.kind === "hello") console.log(r.hello.serverName, r.hello.alpn, r.prelude.length);
+ * }
  * ```
  */
 export function createSniffer(options: SnifferOptions = {}): Sniffer {

@@ -52,7 +52,7 @@ export async function hmacSha256(
  * @returns The 32-byte digest.
  * @example
  * ```ts
- * const transcriptHash = await sha256(crypto, clientHelloAndServerHello);
+ * const transcriptHash = await sha256(crypto, new Uint8Array(0)); // e3b0c442…b855 (EMPTY_HASH)
  * ```
  */
 export async function sha256(crypto: Crypto, data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
@@ -68,7 +68,10 @@ export async function sha256(crypto: Crypto, data: Uint8Array): Promise<Uint8Arr
  * @returns The 32-byte pseudorandom key.
  * @example
  * ```ts
- * const prk = await hkdfExtract(crypto, derivedSecret, ecdheSharedSecret);
+ * const early = await hkdfExtract(crypto, new Uint8Array(32), new Uint8Array(32));
+ * const derivedSecret = await deriveSecret(crypto, early, "derived", EMPTY_HASH);
+ * const ecdheSharedSecret = new Uint8Array(32).fill(7); // from sharedSecret() in a handshake
+ * const prk = await hkdfExtract(crypto, derivedSecret, ecdheSharedSecret); // the handshake secret
  * ```
  */
 export function hkdfExtract(
@@ -90,6 +93,7 @@ export function hkdfExtract(
  * @throws {RangeError} When `length` is out of range.
  * @example
  * ```ts
+ * const prk = await hkdfExtract(crypto, new Uint8Array(32), new Uint8Array(32));
  * const okm = await hkdfExpand(crypto, prk, new Uint8Array(0), 42);
  * ```
  */
@@ -124,6 +128,7 @@ export async function hkdfExpand(
  * @returns `length` bytes.
  * @example
  * ```ts
+ * const serverHandshakeTrafficSecret = new Uint8Array(32).fill(1); // from the key schedule
  * const key = await hkdfExpandLabel(crypto, serverHandshakeTrafficSecret, "key", new Uint8Array(0), 16);
  * ```
  */
@@ -149,6 +154,7 @@ export function hkdfExpandLabel(
  * @returns A 32-byte secret.
  * @example
  * ```ts
+ * const earlySecret = await hkdfExtract(crypto, new Uint8Array(32), new Uint8Array(32));
  * const derived = await deriveSecret(crypto, earlySecret, "derived", EMPTY_HASH);
  * ```
  */

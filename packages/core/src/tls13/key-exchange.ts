@@ -7,6 +7,7 @@
  * ```ts
  * import { generateKeyShare, sharedSecret } from "./key-exchange.ts";
  * const mine = await generateKeyShare(crypto, 0x001d);
+ * const clientShareBytes = (await generateKeyShare(crypto, 0x001d)).publicKey; // the client's key_exchange
  * const secret = await sharedSecret(crypto, mine, clientShareBytes); // 32 bytes
  * ```
  *
@@ -91,6 +92,9 @@ export async function generateKeyShare(crypto: Crypto, group: SupportedGroup): P
  *   x25519 result (Section 7.4.2).
  * @example
  * ```ts
+ * const share = await generateKeyShare(crypto, 0x0017);
+ * const client = await generateKeyShare(crypto, 0x0017);
+ * const clientKeyShare = { group: 0x0017, keyExchange: client.publicKey }; // as parsed from the hello
  * const secret = await sharedSecret(crypto, share, clientKeyShare.keyExchange);
  * ```
  */

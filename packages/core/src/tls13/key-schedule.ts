@@ -5,7 +5,10 @@
  *
  * @example The server's handshake keys after ServerHello
  * ```ts
+ * import { sha256 } from "./hkdf.ts";
  * import { handshakeSecrets, trafficKeys } from "./key-schedule.ts";
+ * const ecdheSharedSecret = new Uint8Array(32).fill(7); // from sharedSecret()
+ * const hashOfClientHelloToServerHello = await sha256(crypto, new Uint8Array([1, 0, 0, 0, 2, 0, 0, 0]));
  * const hs = await handshakeSecrets(crypto, ecdheSharedSecret, hashOfClientHelloToServerHello);
  * const { key, iv } = await trafficKeys(crypto, hs.serverHandshakeTrafficSecret);
  * ```
@@ -71,6 +74,12 @@ export function earlySecret(crypto: Crypto): Promise<Uint8Array<ArrayBuffer>> {
  * @returns The handshake-stage secrets.
  * @example
  * ```ts
+ * import { sha256 } from "./hkdf.ts";
+ * import { handshakeSecrets } from "./key-schedule.ts";
+ * import { concat } from "./wire.ts";
+ * const shared = new Uint8Array(32).fill(7); // the (EC)DHE shared secret
+ * const ch = new Uint8Array([1, 0, 0, 0]); // ClientHello (stand-in)
+ * const sh = new Uint8Array([2, 0, 0, 0]); // ServerHello (stand-in)
  * const hs = await handshakeSecrets(crypto, shared, await sha256(crypto, concat(ch, sh)));
  * ```
  */
@@ -97,6 +106,10 @@ export async function handshakeSecrets(
  * @returns The application-stage secrets.
  * @example
  * ```ts
+ * import { EMPTY_HASH } from "./hkdf.ts";
+ * import { applicationSecrets, handshakeSecrets } from "./key-schedule.ts";
+ * const hs = await handshakeSecrets(crypto, new Uint8Array(32).fill(7), EMPTY_HASH);
+ * const hashThroughServerFinished = EMPTY_HASH; // transcript hash stand-in
  * const app = await applicationSecrets(crypto, hs.handshakeSecret, hashThroughServerFinished);
  * ```
  */
@@ -122,7 +135,10 @@ export async function applicationSecrets(
  * @returns The AES-128-GCM key and IV.
  * @example
  * ```ts
- * const keys = await trafficKeys(crypto, hs.serverHandshakeTrafficSecret);
+ * import { EMPTY_HASH } from "./hkdf.ts";
+ * import { handshakeSecrets, trafficKeys } from "./key-schedule.ts";
+ * const hs = await handshakeSecrets(crypto, new Uint8Array(32).fill(7), EMPTY_HASH);
+ * const keys = await trafficKeys(crypto, hs.serverHandshakeTrafficSecret); // 16-byte key, 12-byte iv
  * ```
  */
 export async function trafficKeys(crypto: Crypto, trafficSecret: Uint8Array): Promise<TrafficKeys> {
@@ -141,6 +157,9 @@ export async function trafficKeys(crypto: Crypto, trafficSecret: Uint8Array): Pr
  * @returns 32 bytes.
  * @example
  * ```ts
+ * import { EMPTY_HASH } from "./hkdf.ts";
+ * import { finishedKey, handshakeSecrets } from "./key-schedule.ts";
+ * const hs = await handshakeSecrets(crypto, new Uint8Array(32).fill(7), EMPTY_HASH);
  * const fk = await finishedKey(crypto, hs.serverHandshakeTrafficSecret);
  * ```
  */
@@ -157,6 +176,10 @@ export function finishedKey(crypto: Crypto, baseKey: Uint8Array): Promise<Uint8A
  * @returns The 32-byte verify_data.
  * @example
  * ```ts
+ * import { EMPTY_HASH } from "./hkdf.ts";
+ * import { finishedVerifyData, handshakeSecrets } from "./key-schedule.ts";
+ * const hs = await handshakeSecrets(crypto, new Uint8Array(32).fill(7), EMPTY_HASH);
+ * const hashThroughCertVerify = EMPTY_HASH; // transcript hash stand-in
  * const verify = await finishedVerifyData(crypto, hs.serverHandshakeTrafficSecret, hashThroughCertVerify);
  * ```
  */

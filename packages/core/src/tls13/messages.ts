@@ -6,7 +6,12 @@
  *
  * @example The messages of a server flight
  * ```ts
- * import { certificate, encryptedExtensions, finished } from "./messages.ts";
+ * import { certificate, certificateVerify, encryptedExtensions, finished } from "./messages.ts";
+ * import { concat } from "./wire.ts";
+ * const { privateKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+ * const certDer = new Uint8Array([0x30, 0x00]); // stand-in for the challenge certificate's DER
+ * const cv = await certificateVerify(crypto, privateKey, new Uint8Array(32)); // over the transcript hash
+ * const verifyData = new Uint8Array(32); // finishedVerifyData() in a handshake
  * const flight = concat(encryptedExtensions("acme-tls/1"), certificate(certDer), cv, finished(verifyData));
  * ```
  *
@@ -40,6 +45,7 @@ const utf8 = new TextEncoder();
  * @returns The handshake message.
  * @example
  * ```ts
+ * const verifyData = new Uint8Array(32);
  * handshakeMessage(20, verifyData); // 14 00 00 20 ...
  * ```
  */
@@ -71,6 +77,11 @@ export interface ServerHelloParams {
  * @returns The handshake message.
  * @example
  * ```ts
+ * import { generateKeyShare } from "./key-exchange.ts";
+ * import { serverHello } from "./messages.ts";
+ * const random = crypto.getRandomValues(new Uint8Array(32));
+ * const hello = { sessionId: new Uint8Array(32) }; // the parsed ClientHello
+ * const share = await generateKeyShare(crypto, 0x001d);
  * const sh = serverHello({ random, sessionId: hello.sessionId, group: 0x001d, keyExchange: share.publicKey });
  * ```
  */
@@ -100,6 +111,7 @@ export function serverHello(p: ServerHelloParams): Uint8Array<ArrayBuffer> {
  * @returns The handshake message (a ServerHello with the special random).
  * @example
  * ```ts
+ * const hello = { sessionId: new Uint8Array(32) }; // the parsed ClientHello
  * const hrr = helloRetryRequest(hello.sessionId, 0x0017);
  * ```
  */
@@ -129,6 +141,11 @@ export function helloRetryRequest(sessionId: Uint8Array, group: number): Uint8Ar
  * @returns The 36-byte message.
  * @example
  * ```ts
+ * import { sha256 } from "./hkdf.ts";
+ * import { helloRetryRequest, messageHash } from "./messages.ts";
+ * const ch1 = new Uint8Array([1, 0, 0, 0]); // the first ClientHello (stand-in)
+ * const hrr = helloRetryRequest(new Uint8Array(32), 0x0017);
+ * let transcript: Uint8Array[] = [ch1];
  * transcript = [messageHash(await sha256(crypto, ch1)), hrr];
  * ```
  */
@@ -158,6 +175,9 @@ export function encryptedExtensions(protocol: string): Uint8Array<ArrayBuffer> {
  * @returns The handshake message.
  * @example
  * ```ts
+ * import { createChallengeCertificate } from "@alpnmux/core/challenge";
+ * import { certificate } from "./messages.ts";
+ * const challenge = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
  * const cert = certificate(challenge.certDer);
  * ```
  */
@@ -174,7 +194,8 @@ export function certificate(certDer: Uint8Array): Uint8Array<ArrayBuffer> {
  * @returns The bytes to sign.
  * @example
  * ```ts
- * const tbs = certificateVerifyInput(hashThroughCertificate);
+ * const hashThroughCertificate = new Uint8Array(32); // transcript hash stand-in
+ * const tbs = certificateVerifyInput(hashThroughCertificate); // 64 spaces, context string, 0, hash
  * ```
  */
 export function certificateVerifyInput(transcriptHash: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -205,6 +226,9 @@ function derInteger(v: Uint8Array): Uint8Array<ArrayBuffer> {
  * @throws {RangeError} When `raw` has an odd length or is longer than 250 bytes.
  * @example
  * ```ts
+ * const alg = { name: "ECDSA", hash: "SHA-256" };
+ * const { privateKey: key } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+ * const data = new TextEncoder().encode("to be signed");
  * const der = ecdsaRawToDer(new Uint8Array(await crypto.subtle.sign(alg, key, data)));
  * ```
  */
@@ -227,6 +251,11 @@ export function ecdsaRawToDer(raw: Uint8Array): Uint8Array<ArrayBuffer> {
  * @returns The handshake message.
  * @example
  * ```ts
+ * import { createChallengeCertificate } from "@alpnmux/core/challenge";
+ * import { sha256 } from "./hkdf.ts";
+ * import { certificateVerify } from "./messages.ts";
+ * const challenge = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
+ * const transcript = new Uint8Array([1, 0, 0, 0]); // ClientHello … Certificate (stand-in)
  * const cv = await certificateVerify(crypto, challenge.privateKey, await sha256(crypto, transcript));
  * ```
  */
@@ -251,6 +280,11 @@ export async function certificateVerify(
  * @returns The handshake message.
  * @example
  * ```ts
+ * import { EMPTY_HASH } from "./hkdf.ts";
+ * import { finishedVerifyData } from "./key-schedule.ts";
+ * import { finished } from "./messages.ts";
+ * const serverHandshakeTrafficSecret = new Uint8Array(32).fill(1); // from handshakeSecrets()
+ * const hash = EMPTY_HASH; // transcript hash through CertificateVerify (stand-in)
  * finished(await finishedVerifyData(crypto, serverHandshakeTrafficSecret, hash));
  * ```
  */

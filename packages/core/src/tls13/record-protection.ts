@@ -5,8 +5,12 @@
  *
  * @example Seal the server's first encrypted record
  * ```ts
+ * import { trafficKeys } from "./key-schedule.ts";
+ * import { encryptedExtensions } from "./messages.ts";
  * import { RecordCipher } from "./record-protection.ts";
+ * const { key, iv } = await trafficKeys(crypto, new Uint8Array(32).fill(1)); // server handshake traffic secret
  * const sealer = await RecordCipher.create(crypto, { key, iv });
+ * const handshakeMessages = encryptedExtensions("acme-tls/1");
  * const record = await sealer.seal(22, handshakeMessages); // 17 03 03 len ... (sequence 0)
  * ```
  *
@@ -38,8 +42,15 @@ export interface OpenedRecord {
  *
  * @example Open a record the peer sent
  * ```ts
+ * import { trafficKeys } from "./key-schedule.ts";
+ * import { RecordCipher } from "./record-protection.ts";
+ * const clientHandshakeKeys = await trafficKeys(crypto, new Uint8Array(32).fill(2));
+ * const peer = await RecordCipher.create(crypto, clientHandshakeKeys); // the client's side
+ * const record = await peer.seal(22, new Uint8Array([20, 0, 0, 32, ...new Uint8Array(32)]));
+ * const header = record.subarray(0, 5);
+ * const body = record.subarray(5);
  * const opener = await RecordCipher.create(crypto, clientHandshakeKeys);
- * const { contentType, content } = await opener.open(header, body);
+ * const { contentType, content } = await opener.open(header, body); // 22, the Finished message
  * ```
  */
 export class RecordCipher {
@@ -62,6 +73,9 @@ export class RecordCipher {
    * @returns A cipher at sequence number 0.
    * @example
    * ```ts
+   * import { trafficKeys } from "./key-schedule.ts";
+   * import { RecordCipher } from "./record-protection.ts";
+   * const secret = new Uint8Array(32).fill(1); // a traffic secret
    * const c = await RecordCipher.create(crypto, await trafficKeys(crypto, secret));
    * ```
    */
@@ -98,6 +112,8 @@ export class RecordCipher {
    * @throws {RangeError} When `content` is longer than 2^14 bytes.
    * @example
    * ```ts
+   * import { RecordCipher } from "./record-protection.ts";
+   * const sealer = await RecordCipher.create(crypto, { key: new Uint8Array(16), iv: new Uint8Array(12) });
    * const closeNotify = await sealer.seal(21, Uint8Array.of(1, 0));
    * ```
    */
@@ -128,7 +144,11 @@ export class RecordCipher {
    *   record or its plaintext is too long, `unexpectedMessage` when the plaintext is all padding.
    * @example
    * ```ts
-   * const { contentType, content } = await opener.open(record.subarray(0, 5), record.subarray(5));
+   * import { RecordCipher } from "./record-protection.ts";
+   * const keys = { key: new Uint8Array(16), iv: new Uint8Array(12) };
+   * const record = await (await RecordCipher.create(crypto, keys)).seal(21, Uint8Array.of(1, 0));
+   * const opener = await RecordCipher.create(crypto, keys);
+   * const { contentType, content } = await opener.open(record.subarray(0, 5), record.subarray(5)); // 21, [1, 0]
    * ```
    */
   async open(header: Uint8Array, body: Uint8Array): Promise<OpenedRecord> {

@@ -7,6 +7,7 @@
  * @example Records from reads, messages from records
  * ```ts
  * import { HandshakeReader, RecordReader } from "./record-reader.ts";
+ * const chunk = new Uint8Array([0x16, 3, 1, 0, 4, 20, 0, 0, 0]); // one record: an empty handshake message
  * const records = new RecordReader();
  * const messages = new HandshakeReader();
  * records.push(chunk);
@@ -94,6 +95,9 @@ export class RecordReader {
    * @param chunk Any number of bytes.
    * @example
    * ```ts
+   * import { RecordReader } from "./record-reader.ts";
+   * const reader = new RecordReader();
+   * const chunk = new Uint8Array([0x16, 3, 1, 0, 4]); // a record header, body still to come
    * reader.push(chunk);
    * ```
    */
@@ -109,6 +113,10 @@ export class RecordReader {
    *   whose major byte is not 3; `recordOverflow` for a length above 2^14 + 256.
    * @example
    * ```ts
+   * import { RecordReader, type TlsRecord } from "./record-reader.ts";
+   * const reader = new RecordReader();
+   * reader.push(new Uint8Array([0x15, 3, 3, 0, 2, 1, 0])); // an alert record: close_notify
+   * const handle = (r: TlsRecord) => console.log(r.type, r.fragment); // 21 [1, 0]
    * for (let r = reader.next(); r !== null; r = reader.next()) handle(r);
    * ```
    */
@@ -136,6 +144,10 @@ export class RecordReader {
  *
  * @example
  * ```ts
+ * import { HandshakeReader, RecordReader } from "./record-reader.ts";
+ * const records = new RecordReader();
+ * records.push(new Uint8Array([0x16, 3, 3, 0, 4, 20, 0, 0, 0]));
+ * const record = records.next()!;
  * const hs = new HandshakeReader();
  * hs.push(record.fragment);
  * const msg = hs.next(); // type || uint24 length || body, or null
@@ -163,6 +175,9 @@ export class HandshakeReader {
    * @param fragment Handshake bytes.
    * @example
    * ```ts
+   * import { HandshakeReader } from "./record-reader.ts";
+   * const hs = new HandshakeReader();
+   * const record = { type: 22, fragment: new Uint8Array([20, 0, 0, 0]) };
    * hs.push(record.fragment);
    * ```
    */
@@ -177,6 +192,10 @@ export class HandshakeReader {
    * @throws {TlsAlert} `decodeError` when a message declares a body longer than the cap.
    * @example
    * ```ts
+   * import { HandshakeReader } from "./record-reader.ts";
+   * const hs = new HandshakeReader();
+   * hs.push(new Uint8Array([20, 0, 0, 0]));
+   * const checkFinished = (m: Uint8Array) => console.log("Finished", m.length);
    * const msg = hs.next();
    * if (msg !== null && msg[0] === 20) checkFinished(msg);
    * ```

@@ -28,13 +28,22 @@
  *
  * @example A socket adapter (any runtime)
  * ```ts
- * import { createChallengeResponder } from "@alpnmux/core/tls13/responder";
- * const responder = createChallengeResponder({ crypto, getCertificate: (sni) => certs.getCertificate(sni) });
- * socket.on("data", async (chunk) => {
- *   const out = await responder.receive(chunk); // calls are queued internally, in order
- *   if (out.write.length > 0) socket.write(out.write);
- *   if (out.done) socket.end();
- * });
+ * import { ChallengeCertCache, createChallengeResponder, MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * const certs = new ChallengeCertCache({ store: new MemoryChallengeStore(), crypto });
+ * interface Socket {
+ *   on(event: "data", listener: (chunk: Uint8Array) => void): void;
+ *   write(bytes: Uint8Array): void;
+ *   end(): void;
+ * }
+ * // Called for each accepted acme-tls/1 connection.
+ * function attach(socket: Socket) {
+ *   const responder = createChallengeResponder({ crypto, getCertificate: (sni) => certs.getCertificate(sni) });
+ *   socket.on("data", async (chunk) => {
+ *     const out = await responder.receive(chunk); // calls are queued internally, in order
+ *     if (out.write.length > 0) socket.write(out.write);
+ *     if (out.done) socket.end();
+ *   });
+ * }
  * ```
  *
  * @module tls13/responder
@@ -505,8 +514,11 @@ class Responder implements ChallengeResponder {
  * @returns A fresh responder; use one per connection.
  * @example
  * ```ts
+ * import { ChallengeCertCache, createChallengeResponder, MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * const certs = new ChallengeCertCache({ store: new MemoryChallengeStore(), crypto });
  * const r = createChallengeResponder({ crypto, getCertificate: (sni) => certs.getCertificate(sni) });
- * const { write, done, outcome } = await r.receive(firstBytes);
+ * const firstBytes = new TextEncoder().encode("GET / HTTP/1.1\r\n"); // not a TLS record
+ * const { write, done, outcome } = await r.receive(firstBytes); // an alert, done: true
  * ```
  */
 export function createChallengeResponder(options: ChallengeResponderOptions): ChallengeResponder {

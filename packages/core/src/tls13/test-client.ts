@@ -6,9 +6,13 @@
  *
  * @example Drive a responder in memory
  * ```ts
+ * import { createChallengeCertificate } from "@alpnmux/core/challenge";
+ * import { createChallengeResponder } from "./responder.ts";
  * import { TestClient } from "./test-client.ts";
+ * const cert = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
+ * const responder = createChallengeResponder({ crypto, getCertificate: () => cert });
  * const client = await TestClient.create({ crypto });
- * let toServer = client.hello();
+ * let toServer: Uint8Array = client.hello();
  * while (toServer.length > 0 && !client.closed) {
  *   const out = await responder.receive(toServer);
  *   toServer = await client.receive(out.write);
@@ -122,6 +126,19 @@ const list16 = (xs: readonly number[]) => concat(...xs.map(u16));
  * @returns The handshake message with its 4-byte header.
  * @example
  * ```ts
+ * import { buildClientHello, type ClientHelloParams } from "./test-client.ts";
+ * const params: ClientHelloParams = {
+ *   random: new Uint8Array(32),
+ *   sessionId: new Uint8Array(0),
+ *   cipherSuites: [0x1301],
+ *   serverName: "a.example.test",
+ *   alpn: ["acme-tls/1"],
+ *   versions: [0x0304],
+ *   supportedGroups: [0x001d],
+ *   signatureAlgorithms: [0x0403],
+ *   keyShares: [{ group: 0x001d, keyExchange: new Uint8Array(32).fill(9) }],
+ *   earlyData: false,
+ * };
  * const msg = buildClientHello({ ...params, alpn: ["h2"] });
  * ```
  */
@@ -168,6 +185,8 @@ export function buildClientHello(p: ClientHelloParams): Uint8Array<ArrayBuffer> 
  * @returns The records, concatenated.
  * @example
  * ```ts
+ * import { records, TestClient } from "./test-client.ts";
+ * const { helloMessage } = await TestClient.create({ crypto });
  * records(22, helloMessage, 100); // the hello spread over several records
  * ```
  */
@@ -286,7 +305,11 @@ export class TestClient {
    * @returns Record bytes.
    * @example
    * ```ts
-   * await responder.receive(client.hello());
+   * import { createChallengeResponder } from "./responder.ts";
+   * import { TestClient } from "./test-client.ts";
+   * const responder = createChallengeResponder({ crypto, getCertificate: () => undefined });
+   * const client = await TestClient.create({ crypto });
+   * await responder.receive(client.hello()); // unrecognized_name: no certificate
    * ```
    */
   hello(): Uint8Array<ArrayBuffer> {
@@ -308,6 +331,13 @@ export class TestClient {
    * @returns One protected record.
    * @example
    * ```ts
+   * import { createChallengeCertificate } from "@alpnmux/core/challenge";
+   * import { createChallengeResponder } from "./responder.ts";
+   * import { TestClient } from "./test-client.ts";
+   * const cert = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
+   * const responder = createChallengeResponder({ crypto, getCertificate: () => cert });
+   * const client = await TestClient.create({ crypto });
+   * await client.receive((await responder.receive(client.hello())).write); // the server flight
    * await responder.receive(await client.sealHandshake(22, client.helloMessage)); // a 2nd hello
    * ```
    */
@@ -323,7 +353,14 @@ export class TestClient {
    * @returns What the client sends next (may be empty).
    * @example
    * ```ts
-   * const toServer = await client.receive(out.write);
+   * import { createChallengeCertificate } from "@alpnmux/core/challenge";
+   * import { createChallengeResponder } from "./responder.ts";
+   * import { TestClient } from "./test-client.ts";
+   * const cert = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
+   * const responder = createChallengeResponder({ crypto, getCertificate: () => cert });
+   * const client = await TestClient.create({ crypto });
+   * const out = await responder.receive(client.hello());
+   * const toServer = await client.receive(out.write); // the client Finished
    * ```
    */
   async receive(bytes: Uint8Array): Promise<Uint8Array> {
