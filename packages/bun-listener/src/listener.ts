@@ -8,13 +8,12 @@
 
 import {
   type Action,
-  createRouter,
   ListenError,
   planListeners,
   type ResponderConnection,
-  type ResponderFactory,
-  type Router,
-  type RouterConfig,
+  routerFor,
+  type ServeOptions,
+  type Server,
   type Session,
 } from "@alpnmux/core";
 import { getLogger } from "@logtape/logtape";
@@ -22,28 +21,6 @@ import type { Socket, TCPSocketListener } from "bun";
 import { WriteQueue } from "./splice.ts";
 
 const log = getLogger(["alpnmux", "listener"]);
-
-/** Options of {@linkcode serve}. */
-export interface ServeOptions {
-  /** A checked config. */
-  readonly config: RouterConfig;
-  /** An existing router (e.g. shared with the admin API); if absent, one is made from `config`. */
-  readonly router?: Router;
-  /** The built-in ACME responder factory; if absent, builtin routes close. */
-  readonly responder?: ResponderFactory;
-}
-
-/** A running listener group. */
-export interface Server {
-  readonly router: Router;
-  /** Bound addresses (`host:port`, real ports when 0 was asked). */
-  readonly addresses: readonly { host: string; port: number }[];
-  /**
-   * Stops accepting, lets spliced connections finish for up to `drainMs` (the config's
-   * `drainTimeout` if omitted), then closes the rest.
-   */
-  stop(drainMs?: number): Promise<void>;
-}
 
 interface Conn {
   session: Session;
@@ -84,9 +61,7 @@ interface Conn {
  * ```
  */
 export function serve(options: ServeOptions): Server {
-  const router =
-    options.router ??
-    createRouter({ config: options.config, ...(options.responder ? { responder: options.responder } : {}) });
+  const router = routerFor(options);
   const conns = new Set<Conn>();
   const listeners: TCPSocketListener<Conn>[] = [];
 

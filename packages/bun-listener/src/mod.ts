@@ -10,5 +10,6 @@
  * ```
  * @module
  */
-export { type ServeOptions, type Server, serve } from "./listener.ts";
+export type { ServeOptions, Server } from "@alpnmux/core";
+export { serve } from "./listener.ts";
 export { WriteQueue } from "./splice.ts";

@@ -34,5 +34,6 @@ export * from "./policy.ts";
 export * from "./proxy-protocol.ts";
 export * from "./router.ts";
 export * from "./router-metrics.ts";
+export * from "./serve-options.ts";
 export * from "./session.ts";
 export * from "./sniff.ts";

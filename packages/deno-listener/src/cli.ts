@@ -17,28 +17,12 @@ const writeAll = (w: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) =>
   while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
 };
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    parts.push(c);
-    n += c.length;
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 const host: CliHost = {
   runtime: `deno ${Deno.version.deno}`,
   env: Deno.env.toObject(),
   readFile: (path) => Deno.readFile(path),
   readFileSync: (path) => Deno.readTextFileSync(path),
-  readStdin: () => readAll(Deno.stdin.readable),
+  readStdin: async () => new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
   out: (s) => writeAll(Deno.stdout, line(s)),
   err: (s) => writeAll(Deno.stderr, line(s)),
   writeLog: (l) => writeAll(Deno.stdout, enc.encode(l)),

@@ -9,12 +9,11 @@
 
 import {
   type Action,
-  createRouter,
   ListenError,
   planListeners,
-  type ResponderFactory,
-  type Router,
-  type RouterConfig,
+  routerFor,
+  type ServeOptions,
+  type Server,
   type Session,
 } from "@alpnmux/core";
 import { getLogger } from "@logtape/logtape";
@@ -26,25 +25,6 @@ const log = getLogger(["alpnmux", "listener"]);
  * for the connection's lifetime: 64 KiB keeps an idle spliced connection at 128 KiB.
  */
 const READ_BUFFER = 64 * 1024;
-
-/** Options of {@linkcode serve}. */
-export interface ServeOptions {
-  /** A checked config. */
-  readonly config: RouterConfig;
-  /** An existing router; if absent, one is made from `config`. */
-  readonly router?: Router;
-  /** The built-in ACME responder factory; if absent, builtin routes close. */
-  readonly responder?: ResponderFactory;
-}
-
-/** A running listener group. */
-export interface Server {
-  readonly router: Router;
-  /** Bound addresses (real ports when 0 was asked). */
-  readonly addresses: readonly { host: string; port: number }[];
-  /** Stops accepting, drains for up to `drainMs` (config `drainTimeout` if omitted), then closes the rest. */
-  stop(drainMs?: number): Promise<void>;
-}
 
 interface Stats {
   bytesUp: number;
@@ -81,9 +61,7 @@ function closeQuietly(conn: Deno.Conn | null): void {
  * ```
  */
 export function serve(options: ServeOptions): Server {
-  const router =
-    options.router ??
-    createRouter({ config: options.config, ...(options.responder ? { responder: options.responder } : {}) });
+  const router = routerFor(options);
   const open = new Map<Deno.Conn, { session: Session; upstream: Deno.Conn | null }>();
   let stopping = false;
 

@@ -11,4 +11,5 @@
  * ```
  * @module
  */
-export { type ServeOptions, type Server, serve } from "./listener.ts";
+export type { ServeOptions, Server } from "@alpnmux/core";
+export { serve } from "./listener.ts";
