@@ -178,6 +178,12 @@ export function serve(options: ServeOptions): Server {
         c.up = new WriteQueue(u, c.client);
         c.down.source = u;
         c.state = "splice";
+        // Small TLS flights go out at once (as HAProxy and nginx do), and dead peers of a long
+        // idle connection are found by keepalive probes after a minute.
+        for (const sock of [c.client, u]) {
+          sock.setNoDelay(true);
+          sock.setKeepAlive(true, 60_000);
+        }
         for (const p of c.pendingUp) c.up.write(p);
         c.pendingUp = [];
         if (c.clientEof) c.up.shutdownWhenFlushed();

@@ -19,6 +19,7 @@ declare namespace Deno {
     closeWrite(): Promise<void>;
     close(): void;
     setNoDelay(noDelay?: boolean): void;
+    setKeepAlive?(keepAlive?: boolean): void;
   }
   interface Listener extends AsyncIterable<Conn> {
     readonly addr: NetAddr;

@@ -155,6 +155,8 @@ export function serve(options: ServeOptions): Server {
           return;
         }
         entry.upstream = upstream;
+        // Dead peers of a long idle connection are found by TCP keepalive probes.
+        for (const c of [conn, upstream]) c.setKeepAlive?.(true);
         await splice(conn, upstream, action.prelude, action.headerLength, stats, session);
         return;
       }
