@@ -15,6 +15,9 @@ const TOOLS = [
   { cmd: "haproxy", pkg: "haproxy", also: ["/usr/sbin/haproxy"] },
   { cmd: "nginx", pkg: "nginx", also: ["/usr/sbin/nginx"] },
   { cmd: "tshark", pkg: "tshark" },
+  { cmd: "chromium", pkg: "chromium" },
+  { cmd: "ip", pkg: "iproute2", also: ["/usr/sbin/ip", "/sbin/ip"] },
+  { cmd: "tc", pkg: "iproute2", also: ["/usr/sbin/tc", "/sbin/tc"] },
   // nginx's stream module (npm run bench compares alpnmux with nginx stream + ssl_preread).
   { file: "/usr/lib/nginx/modules/ngx_stream_module.so", pkg: "libnginx-mod-stream" },
 ];
