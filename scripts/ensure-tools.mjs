@@ -16,6 +16,7 @@ const TOOLS = [
   { cmd: "nginx", pkg: "nginx", also: ["/usr/sbin/nginx"] },
   { cmd: "tshark", pkg: "tshark" },
   { cmd: "chromium", pkg: "chromium" },
+  { cmd: "python3", pkg: "python3" },
   { cmd: "ip", pkg: "iproute2", also: ["/usr/sbin/ip", "/sbin/ip"] },
   { cmd: "tc", pkg: "iproute2", also: ["/usr/sbin/tc", "/sbin/tc"] },
   // nginx's stream module (npm run bench compares alpnmux with nginx stream + ssl_preread).

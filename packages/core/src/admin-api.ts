@@ -16,17 +16,15 @@
  * Errors are JSON `{ error: { code, message, path?, issues? } }`; `expiresAt` is an ISO 8601
  * time, or `null` when the challenge never expires.
  *
- * @example Serve it (Deno; Bun: `Bun.serve({ hostname: "127.0.0.1", port: 9180, fetch: app.fetch })`)
+ * @example Answer a request in memory (a runtime adapter passes `app.fetch` to its HTTP server)
  * ```ts
  * import { createRouter, parseConfig } from "@alpnmux/core";
  * import { createAdminApp } from "@alpnmux/core/admin-api";
  * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
  * const router = createRouter({ config: parseConfig({ default: "reject" }) });
  * const app = createAdminApp({ router, challenges: new MemoryChallengeStore(), token: "s3cret-token-0123456789" });
- * // Binds a port, so not called here.
- * function serve() {
- *   return Deno.serve({ hostname: "127.0.0.1", port: 9180 }, app.fetch);
- * }
+ * const res = await app.fetch(new Request("http://127.0.0.1:9180/healthz"));
+ * console.log(res.status); // 200
  * ```
  *
  * @module admin-api

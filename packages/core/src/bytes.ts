@@ -109,7 +109,7 @@ export class ByteReader {
   }
 
   /** Skips `n` bytes. @param n Count. @param what Names the field in errors. */
-  skip(n: number, what: string): void {
+  skipBytes(n: number, what: string): void {
     this.need(n, what);
     this.pos += n;
   }

@@ -123,7 +123,7 @@ export function parseClientHello(
     const ext = exts.u16("extension type");
     const len = exts.u16("extension data length");
     const start = exts.pos;
-    exts.skip(len, "extension data");
+    exts.skipBytes(len, "extension data");
     if (seen.includes(ext)) {
       // RFC 8446, Section 4.2: no more than one extension of the same type.
       throw new ClientHelloError(

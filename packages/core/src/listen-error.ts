@@ -59,7 +59,7 @@ export class ListenError extends Error {
     if (inUse) {
       return new ListenError(
         "in-use",
-        `Cannot listen on ${addr}: the address is already in use by another process.`,
+        `Cannot listen on ${addr}: the address is already in use (another program holds it).`,
         e,
       );
     }

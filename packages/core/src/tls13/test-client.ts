@@ -2,7 +2,7 @@
  * A minimal sans-I/O TLS 1.3 **client** for tests of the responder (not exported from the
  * package): it builds ClientHellos with chosen parameters, follows a HelloRetryRequest, decrypts
  * the server flight, checks the server Finished and sends its own (optionally corrupted).
- * It runs on WebCrypto only, so the same tests run on Node, Bun and Deno.
+ * It runs on WebCrypto only, so the same tests run on Node, Bun and Deno alike.
  *
  * @example Drive a responder in memory
  * ```ts
