@@ -20,7 +20,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { type Proc, repoRoot, type SpawnOptions, spawnProc, type Workspace } from "./proc.ts";
 import type { LogLine, Router } from "./router.ts";
-import { routerCommand } from "./router.ts";
+import { parseJson, routerCommand } from "./router.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -105,17 +105,6 @@ export async function startNetns(ws: Workspace, opts: NetnsOptions = {}): Promis
       }
     },
   };
-}
-
-function parseJson(line: string): LogLine | undefined {
-  const t = line.trim();
-  if (!t.startsWith("{")) return undefined;
-  try {
-    const v: unknown = JSON.parse(t);
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as LogLine) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

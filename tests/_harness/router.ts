@@ -49,7 +49,8 @@ export function routerCommand(): string[] {
   return [path.join(repoRoot, "node_modules", ".bin", "alpnmux")];
 }
 
-function parseJson(line: string): LogLine | undefined {
+/** One stdout line as a JSON log object, or undefined. */
+export function parseJson(line: string): LogLine | undefined {
   const t = line.trim();
   if (!t.startsWith("{")) return undefined;
   try {
