@@ -119,6 +119,7 @@ export const configSchema = z
     connectTimeout: duration.default(5_000),
     drainTimeout: duration.default(30_000),
     maxHelloBytes: z.number().int().min(512).max(65536).default(16384),
+    maxHelloRecords: z.number().int().min(1).max(256).default(16),
     limits: z
       .strictObject({
         maxConnections: positiveInt.default(10_000),

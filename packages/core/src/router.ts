@@ -109,6 +109,9 @@ export class Router implements SessionHost {
   get maxHelloBytes(): number {
     return this.#table.config.maxHelloBytes;
   }
+  get maxHelloRecords(): number {
+    return this.#table.config.maxHelloRecords;
+  }
   get helloTimeoutMs(): number {
     return this.#table.config.helloTimeout;
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildHello, concat } from "./_test/hello-builder.ts";
+import { buildHello, buildHelloMessage, concat, frame } from "./_test/hello-builder.ts";
 import { parseConfig, type RouterConfigInput } from "./config.ts";
 import { decodeProxyHeader } from "./proxy-protocol.ts";
 import { createRouter } from "./router.ts";
@@ -107,6 +107,13 @@ describe("Session", () => {
     const b = setup({ onNotTls: "default", default: { upstream: "127.0.0.1:8080" } });
     const get = new TextEncoder().encode("GET / HTTP/1.1\r\n");
     assert.deepEqual(dial(open(b.router).onData(get)).prelude, get);
+  });
+
+  test("maxHelloRecords caps the records a hello may span", () => {
+    const { router } = setup({ maxHelloRecords: 2 });
+    const msg = buildHelloMessage({ sni: "a.example" });
+    assert.equal(open(router).onData(frame(msg, [100])).type, "dial", "2 records fit");
+    assert.deepEqual(open(router).onData(frame(msg, [50, 50])), { type: "close", reason: "invalid-hello" });
   });
 
   test("a client FIN during the hello closes", () => {

@@ -86,6 +86,7 @@ export interface SessionHost {
   decide(hello: ClientHello): Decision;
   decideNotTls(): Decision;
   readonly maxHelloBytes: number;
+  readonly maxHelloRecords: number;
   readonly helloTimeoutMs: number;
   readonly connectTimeoutMs: number;
   now(): number;
@@ -136,7 +137,7 @@ export class Session {
     this.#host = host;
     this.info = info;
     this.startedAt = host.now();
-    this.#sniffer = createSniffer({ maxHelloBytes: host.maxHelloBytes });
+    this.#sniffer = createSniffer({ maxHelloBytes: host.maxHelloBytes, maxRecords: host.maxHelloRecords });
   }
 
   /** Milliseconds the adapter should wait for the hello before calling `onTimeout()`. */
