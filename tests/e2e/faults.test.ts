@@ -225,6 +225,22 @@ describe("upstream failures", () => {
     assert.equal(l.outcome, "upstream-error");
     assert.match(l.error ?? "", /timed out after 500ms/);
     c.socket.destroy();
+
+    // A client that gives up (RST) while the upstream is still connecting is noticed at once
+    // (the router keeps reading during the dial), not only when the connect attempt ends. A FIN
+    // alone would be a half-close: the client may still want the reply, so that waits.
+    const r2 = await startRouter(ws, {
+      label: "router-blackhole-leave",
+      config: { connectTimeout: "3s", default: { upstream: `127.0.0.1:${port}` } },
+    });
+    const d = await rawClient(r2.port);
+    d.socket.write(hello("openssl-sni"));
+    await sleep(200);
+    const leftAt = Date.now();
+    d.socket.resetAndDestroy();
+    const gone = await connLog(r2, (x) => x.client === `127.0.0.1:${d.localPort}`, 2500);
+    assert.ok(Date.now() - leftAt < 1500, `logged ${Date.now() - leftAt} ms after the client left`);
+    assert.notEqual(gone.outcome, "upstream-error");
     await py.stop();
   });
 });

@@ -142,22 +142,40 @@ export function serve(options: ServeOptions): Server {
         return;
       }
       case "dial": {
-        let upstream: Deno.Conn;
-        try {
-          upstream = await connectWithTimeout(
-            action.upstream.host,
-            action.upstream.port,
-            action.connectTimeoutMs,
-          );
-        } catch (e) {
-          session.onUpstreamError(e);
+        // Keep one read pending on the client while the upstream connects, so a client that
+        // resets is noticed at once; data or a FIN it sends meanwhile waits in that read.
+        const reader = connReader(conn);
+        const gone = reader.prefetch().then(
+          () => new Promise<never>(() => {}),
+          (e: unknown) => e,
+        );
+        const connecting = connectWithTimeout(
+          action.upstream.host,
+          action.upstream.port,
+          action.connectTimeoutMs,
+        );
+        const first = await Promise.race([
+          connecting.then(
+            (u) => ({ upstream: u }),
+            (e: unknown) => ({ error: e }),
+          ),
+          gone.then((e) => ({ reset: e })),
+        ]);
+        if ("reset" in first) {
+          stats.end ??= "client-reset";
+          connecting.then(closeQuietly, () => {});
+          return;
+        }
+        if ("error" in first) {
+          session.onUpstreamError(first.error);
           stats.end ??= "upstream-error";
           return;
         }
+        const upstream = first.upstream;
         entry.upstream = upstream;
         // Dead peers of a long idle connection are found by TCP keepalive probes.
         for (const c of [conn, upstream]) c.setKeepAlive?.(true);
-        await splice(conn, upstream, action.prelude, action.headerLength, stats, session);
+        await splice(reader, conn, upstream, action.prelude, action.headerLength, stats, session);
         return;
       }
     }
@@ -204,6 +222,7 @@ export function serve(options: ServeOptions): Server {
   }
 
   async function splice(
+    clientReader: ConnReader,
     client: Deno.Conn,
     upstream: Deno.Conn,
     prelude: Uint8Array,
@@ -214,15 +233,14 @@ export function serve(options: ServeOptions): Server {
     await writeAll(upstream, prelude);
     stats.bytesUp += prelude.length - headerLength;
     let failed = false;
-    const pump = async (from: Deno.Conn, to: Deno.Conn, dir: "up" | "down") => {
-      const buf = new Uint8Array(READ_BUFFER);
+    const pump = async (from: ConnReader, to: Deno.Conn, dir: "up" | "down") => {
       try {
         while (true) {
-          const n = await from.read(buf);
-          if (n === null) break;
-          await writeAll(to, buf.subarray(0, n));
-          if (dir === "up") stats.bytesUp += n;
-          else stats.bytesDown += n;
+          const chunk = await from.read();
+          if (chunk === null) break;
+          await writeAll(to, chunk);
+          if (dir === "up") stats.bytesUp += chunk.length;
+          else stats.bytesDown += chunk.length;
         }
         // EOF: pass the FIN on (half-close), keep the other direction running.
         await to.closeWrite().catch(() => {});
@@ -237,7 +255,7 @@ export function serve(options: ServeOptions): Server {
         }
       }
     };
-    await Promise.all([pump(client, upstream, "up"), pump(upstream, client, "down")]);
+    await Promise.all([pump(clientReader, upstream, "up"), pump(connReader(upstream), client, "down")]);
     stats.end ??= "eof";
   }
 
@@ -291,6 +309,30 @@ export function serve(options: ServeOptions): Server {
         closeQuietly(conn);
         closeQuietly(e.upstream);
       }
+    },
+  };
+}
+
+/** Reads from a connection into one reusable buffer; a read may be started early (prefetch). */
+interface ConnReader {
+  /** Starts a read if none is pending; resolves with its byte count (null at EOF). */
+  prefetch(): Promise<number | null>;
+  /** The next chunk (a view valid until the next call), or null at EOF; takes a prefetched read first. */
+  read(): Promise<Uint8Array | null>;
+}
+
+function connReader(conn: Deno.Conn): ConnReader {
+  const buf = new Uint8Array(READ_BUFFER);
+  let pending: Promise<number | null> | null = null;
+  return {
+    prefetch() {
+      pending ??= conn.read(buf);
+      return pending;
+    },
+    async read() {
+      const n = await (pending ?? conn.read(buf));
+      pending = null;
+      return n === null ? null : buf.subarray(0, n);
     },
   };
 }
