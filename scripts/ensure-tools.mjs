@@ -17,6 +17,9 @@ const TOOLS = [
   { cmd: "tshark", pkg: "tshark" },
   { cmd: "chromium", pkg: "chromium" },
   { cmd: "python3", pkg: "python3" },
+  // Shared challenges (tests/e2e/redis.test.ts): a real Redis, and redis-cli to inspect it.
+  { cmd: "redis-server", pkg: "redis-server", also: ["/usr/bin/redis-server"] },
+  { cmd: "redis-cli", pkg: "redis-tools" },
   { cmd: "ip", pkg: "iproute2", also: ["/usr/sbin/ip", "/sbin/ip"] },
   { cmd: "tc", pkg: "iproute2", also: ["/usr/sbin/tc", "/sbin/tc"] },
   // nginx's stream module (npm run bench compares alpnmux with nginx stream + ssl_preread).

@@ -7,11 +7,14 @@
  */
 
 import type { Hono } from "hono";
-import { createAdminApp } from "./admin-api.ts";
+import { AdminApiError, createAdminApp } from "./admin-api.ts";
 import { type AdminSettings, resolveAdminSettings } from "./admin-settings.ts";
 import { createBuiltinResponder } from "./challenge-responder.ts";
 import { type ChallengeStore, MemoryChallengeStore } from "./challenge-store.ts";
-import type { RouterConfig } from "./config.ts";
+import { ConfigError, type RouterConfig } from "./config.ts";
+import { RedisChallengeStore } from "./redis/challenge-store.ts";
+import { RedisClient, type RedisDial } from "./redis/client.ts";
+import { RedisError } from "./redis/resp.ts";
 import { createRouter, type Router } from "./router.ts";
 
 /** Options of {@linkcode createInstance}. */
@@ -23,8 +26,10 @@ export interface InstanceOptions {
   readonly readFile?: (path: string) => string;
   /** WebCrypto; if absent, `globalThis.crypto`. */
   readonly crypto?: Crypto;
-  /** Challenge store; if absent, in memory. A shared store (e.g. Redis) plugs in here. */
+  /** Challenge store; if absent, the config's `challenges.store` (memory, or Redis through `dial`). */
   readonly store?: ChallengeStore;
+  /** Opens TCP connections, for `challenges.store: redis`; if absent, that store is refused. */
+  readonly dial?: RedisDial;
   /** Version shown by `/healthz`. */
   readonly version?: string;
 }
@@ -41,7 +46,8 @@ export interface Instance {
  *
  * @param options Config and environment.
  * @returns The instance.
- * @throws {ConfigError} When the admin settings are unusable (e.g. non-loopback without a token).
+ * @throws {ConfigError} When the admin settings are unusable (e.g. non-loopback without a token),
+ *   or the Redis store is configured but the runtime gave no `dial`.
  * @example
  * ```ts
  * import { loadConfig, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
@@ -51,7 +57,7 @@ export interface Instance {
  */
 export function createInstance(options: InstanceOptions): Instance {
   const crypto = options.crypto ?? globalThis.crypto;
-  const store = options.store ?? new MemoryChallengeStore();
+  const store = options.store ?? configuredStore(options.config, options.dial);
   const { factory } = createBuiltinResponder({ store, crypto });
   const router = createRouter({ config: options.config, responder: factory });
   const settings = resolveAdminSettings(options.config, options.env ?? {}, (p) => {
@@ -63,7 +69,7 @@ export function createInstance(options: InstanceOptions): Instance {
         settings,
         app: createAdminApp({
           router,
-          challenges: store,
+          challenges: reportingStoreErrors(store),
           token: settings.token,
           crypto,
           ...(options.version ? { version: options.version } : {}),
@@ -71,4 +77,40 @@ export function createInstance(options: InstanceOptions): Instance {
       }
     : null;
   return { router, store, admin };
+}
+
+/** The store `challenges` asks for: in memory, or Redis through the runtime's `dial`. */
+function configuredStore(config: RouterConfig, dial: RedisDial | undefined): ChallengeStore {
+  const c = config.challenges;
+  if (c.store !== "redis" || c.redis === undefined) return new MemoryChallengeStore();
+  if (dial === undefined) {
+    throw new ConfigError("invalid-config", [
+      {
+        path: "challenges.store",
+        message: '"redis" needs TCP connections, which this runtime does not offer',
+      },
+    ]);
+  }
+  const client = new RedisClient({ url: c.redis.url, dial, timeoutMs: c.redis.timeout });
+  return new RedisChallengeStore({ client, keyPrefix: c.redis.keyPrefix });
+}
+
+/** The store for the admin API: a Redis failure becomes a 500 that says so (not "Internal error"). */
+function reportingStoreErrors(store: ChallengeStore): ChallengeStore {
+  const wrap =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await f(...a);
+      } catch (e) {
+        if (!(e instanceof RedisError)) throw e;
+        throw new AdminApiError("internal", 500, `Challenge store unavailable: ${e.message}`);
+      }
+    };
+  return {
+    set: wrap((id: string, ka: string, ttl?: number) => store.set(id, ka, ttl)),
+    get: wrap((id: string) => store.get(id)),
+    delete: wrap((id: string) => store.delete(id)),
+    list: wrap(() => store.list()),
+  };
 }

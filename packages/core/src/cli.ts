@@ -17,6 +17,8 @@ import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, parseConfig, type RouterC
 import { helloReport } from "./hello-report.ts";
 import { ListenError } from "./listen-error.ts";
 import { configureLogging } from "./logging.ts";
+import type { RedisDial } from "./redis/client.ts";
+import { redactRedisUrl } from "./redis/url.ts";
 import type { Router } from "./router.ts";
 
 /** The version printed by `--version` and `/healthz`. */
@@ -49,6 +51,11 @@ export interface CliHost {
   onStopSignal(handler: (signal: string) => void): void;
   /** Calls `handler` on SIGHUP (reload the config file). */
   onReloadSignal(handler: () => void): void;
+  /**
+   * Opens a TCP connection (for `challenges.store: redis`); if absent, a config asking for the
+   * Redis store is refused.
+   */
+  readonly dial?: RedisDial;
 }
 
 /**
@@ -75,6 +82,7 @@ export interface CliHost {
  *   serveAdmin: () => { throw new Error("no admin server in this example"); },
  *   onStopSignal: () => {},
  *   onReloadSignal: () => {},
+ *   dial: async () => { throw new Error("no TCP in this example"); },
  * };
  * const code = await runCli(["hello", "capture.bin"], host); // 1: lines hold the "not-tls" report
  * ```
@@ -175,6 +183,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       env: { ALPNMUX_ADMIN_TOKEN: host.env["ALPNMUX_ADMIN_TOKEN"] },
       readFile: host.readFileSync,
       version: VERSION,
+      ...(host.dial ? { dial: host.dial } : {}),
     });
   } catch (e) {
     host.err(e instanceof Error ? e.message : String(e));
@@ -201,6 +210,12 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
     log.info("admin API on http://{address}", { address: `${h.includes(":") ? `[${h}]` : h}:${admin.port}` });
     // Printed once so hooks can use it; set ALPNMUX_ADMIN_TOKEN or admin.tokenFile to fix it.
     if (settings.generated) host.err(`alpnmux: admin API token (generated): ${settings.token}`);
+  }
+  if (config.challenges.redis && config.challenges.store === "redis") {
+    log.info("challenges are shared through Redis at {url} (keys {prefix}challenge:*)", {
+      url: redactRedisUrl(config.challenges.redis.url),
+      prefix: config.challenges.redis.keyPrefix,
+    });
   }
   log.info("alpnmux {version} started on {runtime}: {routes} routes, hello timeout {helloTimeout} ms", {
     version: VERSION,
@@ -232,7 +247,8 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
 /**
  * SIGHUP: re-reads the config file and swaps the route table atomically. A bad file is logged
  * with every path and reason, and the running table stays. Settings that need new sockets
- * (listen addresses, admin API) are reported and keep their running values until a restart.
+ * (listen addresses, admin API, the challenge store) are reported and keep their running values
+ * until a restart.
  */
 async function reload(
   flags: RunFlags,
@@ -254,8 +270,9 @@ async function reload(
   const needsRestart = [
     JSON.stringify(next.listen) !== JSON.stringify(running.listen) ? "listen" : null,
     JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
+    JSON.stringify(next.challenges) !== JSON.stringify(running.challenges) ? "challenges" : null,
   ].filter((x) => x !== null);
-  const applied = { ...next, listen: running.listen, admin: running.admin };
+  const applied = { ...next, listen: running.listen, admin: running.admin, challenges: running.challenges };
   router.setConfig(applied);
   log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {
     routes: router.table.routeNames,

@@ -10,6 +10,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AddressError, type HostPort, parseHostPort } from "./address.ts";
 import { parseDuration } from "./duration.ts";
+import { RedisError } from "./redis/resp.ts";
+import { parseRedisUrl } from "./redis/url.ts";
 
 /** One problem in a config: where and why. */
 export interface ConfigIssue {
@@ -71,6 +73,16 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 });
 
 const positiveInt = z.number().int().positive();
+
+const redisUrl = z.string().transform((s, ctx) => {
+  try {
+    parseRedisUrl(s);
+    return s;
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: e instanceof RedisError ? e.message : String(e) });
+    return z.NEVER;
+  }
+});
 
 const proxyVersion = z.enum(["none", "v1", "v2"]);
 const tlv = z.enum(["authority", "alpn"]);
@@ -141,6 +153,24 @@ export const configSchema = z
       .optional(),
     log: z
       .strictObject({ level: logLevel.default("info"), format: z.enum(["json", "pretty"]).default("json") })
+      .prefault({}),
+    /** Where the built-in responder's challenges live: this process, or Redis (shared by instances). */
+    challenges: z
+      .strictObject({
+        store: z.enum(["memory", "redis"]).default("memory"),
+        redis: z
+          .strictObject({
+            url: redisUrl,
+            keyPrefix: z.string().default("alpnmux:"),
+            timeout: duration.refine((ms) => ms > 0, "must be more than 0").default(2_000),
+          })
+          .optional(),
+      })
+      .superRefine((c, ctx) => {
+        if (c.store === "redis" && c.redis === undefined) {
+          ctx.addIssue({ code: "custom", path: ["redis"], message: 'store "redis" needs redis: { url }' });
+        }
+      })
       .prefault({}),
   })
   .superRefine((c, ctx) => {

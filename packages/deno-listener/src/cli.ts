@@ -8,6 +8,7 @@
 
 import { ListenError } from "@alpnmux/core";
 import { type CliHost, runCli } from "@alpnmux/core/cli";
+import type { RedisConnection } from "@alpnmux/core/redis";
 import { serve } from "./listener.ts";
 
 const enc = new TextEncoder();
@@ -16,6 +17,39 @@ const writeAll = (w: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) =>
   let off = 0;
   while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
 };
+
+/** A TCP connection for the Redis client: `conn.read` into a buffer, a write loop. */
+async function dial(hostname: string, port: number): Promise<RedisConnection> {
+  const conn = await Deno.connect({ hostname, port });
+  conn.setNoDelay(true);
+  const buf = new Uint8Array(64 * 1024);
+  let closed = false;
+  return {
+    async write(bytes) {
+      let off = 0;
+      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    },
+    async read() {
+      if (closed) return null;
+      try {
+        const n = await conn.read(buf);
+        return n === null ? null : buf.slice(0, n);
+      } catch (e) {
+        if (closed) return null;
+        throw e;
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
 
 const host: CliHost = {
   runtime: `deno ${Deno.version.deno}`,
@@ -45,6 +79,7 @@ const host: CliHost = {
   onReloadSignal(handler) {
     Deno.addSignalListener("SIGHUP", handler);
   },
+  dial,
 };
 
 Deno.exit(await runCli(Deno.args, host));
