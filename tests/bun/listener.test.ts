@@ -48,6 +48,22 @@ async function start(input: Partial<RouterConfigInput>) {
   return { server, port: server.addresses[0]?.port as number };
 }
 
+/** A router with the built-in responder and a challenge stored for a.example.test. */
+async function startBuiltin(helloTimeout: string) {
+  const config = parseConfig({
+    listen: ["127.0.0.1:0"],
+    helloTimeout,
+    routes: [{ name: "acme", match: { acme: "exact" }, target: { acme: "builtin" } }],
+    default: "reject",
+    admin: { listen: "127.0.0.1:9", token: "0123456789abcdef0123" },
+  });
+  const { router, store } = createInstance({ config });
+  const server = serve({ config, router });
+  after(() => server.stop(0));
+  await store.set("a.example.test", "tok.thumb");
+  return { server, router };
+}
+
 /** Writes `bytes`, half-closes, and collects the reply until the router closes. */
 function exchange(port: number, bytes: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -115,16 +131,8 @@ describe("serve() on Bun", () => {
   });
 
   test("the built-in responder completes a real TLS 1.3 handshake with acme-tls/1", async () => {
-    const config = parseConfig({
-      listen: ["127.0.0.1:0"],
-      routes: [{ name: "acme", match: { acme: "exact" }, target: { acme: "builtin" } }],
-      default: "reject",
-      admin: { listen: "127.0.0.1:9", token: "0123456789abcdef0123" },
-    });
-    const { router, store } = createInstance({ config });
-    const server = serve({ config, router });
-    after(() => server.stop(0));
-    await store.set("a.example.test", "tok.thumb");
+    const { server, router } = await startBuiltin("10s");
+    assert.equal(router.active, 0);
     const seen = await new Promise<{ alpn: string | false | null; san: string | undefined }>(
       (resolve, reject) => {
         const s = tls.connect(
@@ -145,17 +153,7 @@ describe("serve() on Bun", () => {
   });
 
   test("a validator that stalls mid-handshake is closed at the hello timeout", async () => {
-    const config = parseConfig({
-      listen: ["127.0.0.1:0"],
-      helloTimeout: "400ms",
-      routes: [{ name: "acme", match: { acme: "exact" }, target: { acme: "builtin" } }],
-      default: "reject",
-      admin: { listen: "127.0.0.1:9", token: "0123456789abcdef0123" },
-    });
-    const { router, store } = createInstance({ config });
-    const server = serve({ config, router });
-    after(() => server.stop(0));
-    await store.set("a.example.test", "tok.thumb");
+    const { server, router } = await startBuiltin("400ms");
     const started = Date.now();
     const got = await new Promise<number>((resolve) => {
       let n = 0;
