@@ -8,6 +8,7 @@
 
 import {
   type Action,
+  formatHostPort,
   ListenError,
   planListeners,
   type ResponderConnection,
@@ -349,7 +350,7 @@ export function serve(options: ServeOptions): Server {
       listeners.push(l);
       addresses.push({ host: p.host, port: l.port });
       log.info("listening on {address}", {
-        address: p.host.includes(":") ? `[${p.host}]:${l.port}` : `${p.host}:${l.port}`,
+        address: formatHostPort({ host: p.host, port: l.port }),
       });
     }
   } catch (e) {

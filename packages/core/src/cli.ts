@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Hono } from "hono";
 import { parse as parseYaml } from "yaml";
+import { formatHostPort } from "./address.ts";
 import { runChallengeCommand } from "./admin-client.ts";
 import type { AdminSettings } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
@@ -206,8 +207,9 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       host.err(ListenError.from(e, settings.listen).message);
       return 1;
     }
-    const h = settings.listen.host;
-    log.info("admin API on http://{address}", { address: `${h.includes(":") ? `[${h}]` : h}:${admin.port}` });
+    log.info("admin API on http://{address}", {
+      address: formatHostPort({ host: settings.listen.host, port: admin.port }),
+    });
     // Printed once so hooks can use it; set ALPNMUX_ADMIN_TOKEN or admin.tokenFile to fix it.
     if (settings.generated) host.err(`alpnmux: admin API token (generated): ${settings.token}`);
   }

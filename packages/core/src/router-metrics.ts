@@ -6,21 +6,8 @@
 
 import { Registry } from "./metrics.ts";
 
-/** Every metric the router keeps, with pre-declared label names. */
-export interface RouterMetrics {
-  readonly registry: Registry;
-  readonly connections: ReturnType<typeof makeMetrics>["connections"];
-  readonly active: ReturnType<typeof makeMetrics>["active"];
-  readonly helloPhase: ReturnType<typeof makeMetrics>["helloPhase"];
-  readonly helloBytes: ReturnType<typeof makeMetrics>["helloBytes"];
-  readonly helloWait: ReturnType<typeof makeMetrics>["helloWait"];
-  readonly helloErrors: ReturnType<typeof makeMetrics>["helloErrors"];
-  readonly bytes: ReturnType<typeof makeMetrics>["bytes"];
-  readonly upstreamErrors: ReturnType<typeof makeMetrics>["upstreamErrors"];
-  readonly limitRejections: ReturnType<typeof makeMetrics>["limitRejections"];
-  readonly challenges: ReturnType<typeof makeMetrics>["challenges"];
-  readonly configReloads: ReturnType<typeof makeMetrics>["configReloads"];
-}
+/** Every metric the router keeps, with pre-declared label names, and their registry. */
+export type RouterMetrics = { readonly registry: Registry } & Readonly<ReturnType<typeof makeMetrics>>;
 
 function makeMetrics(registry: Registry) {
   return {

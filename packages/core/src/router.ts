@@ -7,6 +7,7 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
+import { formatHostPort } from "./address.ts";
 import type { ClientHello } from "./clienthello-types.ts";
 import type { RouterConfig } from "./config.ts";
 import type { Decision } from "./policy.ts";
@@ -236,7 +237,7 @@ export class Router implements SessionHost {
 }
 
 function endpoint(e: ConnectionInfo["client"]): string {
-  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+  return formatHostPort({ host: e.address, port: e.port });
 }
 
 /** `::ffff:192.0.2.1` (an IPv4 client on a dual-stack socket) → `192.0.2.1`. */

@@ -6,7 +6,7 @@
  * @module session
  */
 
-import type { HostPort } from "./address.ts";
+import { formatHostPort, type HostPort } from "./address.ts";
 import type { ClientHello } from "./clienthello-types.ts";
 import type { CloseReason, Decision } from "./policy.ts";
 import { encodeProxyV1, encodeProxyV2, type ProxyEndpoint } from "./proxy-protocol.ts";
@@ -322,5 +322,5 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 function endpoint(e: ProxyEndpoint): string {
-  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+  return formatHostPort({ host: e.address, port: e.port });
 }

@@ -9,6 +9,7 @@
 
 import {
   type Action,
+  formatHostPort,
   ListenError,
   planListeners,
   routerFor,
@@ -268,7 +269,7 @@ export function serve(options: ServeOptions): Server {
       listeners.push(l);
       addresses.push({ host: p.host, port: l.addr.port });
       log.info("listening on {address}", {
-        address: p.host.includes(":") ? `[${p.host}]:${l.addr.port}` : `${p.host}:${l.addr.port}`,
+        address: formatHostPort({ host: p.host, port: l.addr.port }),
       });
     }
   } catch (e) {

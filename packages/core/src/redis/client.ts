@@ -18,6 +18,7 @@
  * @module client
  */
 
+import { formatHostPort } from "../address.ts";
 import { encodeCommand, RedisError, RespDecoder, type RespValue } from "./resp.ts";
 import { parseRedisUrl, type RedisUrl } from "./url.ts";
 
@@ -106,8 +107,7 @@ export class RedisClient {
   }
 
   get #where(): string {
-    const h = this.url.host.includes(":") ? `[${this.url.host}]` : this.url.host;
-    return `${h}:${this.url.port}`;
+    return formatHostPort({ host: this.url.host, port: this.url.port });
   }
 
   /**
