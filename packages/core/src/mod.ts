@@ -27,7 +27,7 @@ export * from "./hello-report.ts";
 export * from "./hostname.ts";
 export * from "./ip.ts";
 export * from "./listen-error.ts";
-export * from "./listeners.ts";
+export * from "./listen-plan.ts";
 export * from "./logging.ts";
 export * from "./metrics.ts";
 export * from "./policy.ts";

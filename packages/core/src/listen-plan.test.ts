@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { planListeners } from "./listeners.ts";
+import { planListeners } from "./listen-plan.ts";
 
 describe("planListeners()", () => {
   const both = [

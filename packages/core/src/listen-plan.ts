@@ -1,7 +1,7 @@
 /**
  * Which sockets to open for the configured listen addresses.
  *
- * @module listeners
+ * @module listen-plan
  */
 
 import type { HostPort } from "./address.ts";
