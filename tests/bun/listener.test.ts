@@ -10,8 +10,9 @@ import net from "node:net";
 import { after, describe, test } from "node:test";
 import tls from "node:tls";
 import { serve } from "@alpnmux/bun-listener";
-import { decodeProxyHeader, parseConfig, type RouterConfigInput } from "@alpnmux/core";
+import { parseConfig, type RouterConfigInput } from "@alpnmux/core";
 import { createInstance } from "@alpnmux/core/app";
+import { decodeProxyHeader } from "../../packages/core/testing/proxy-protocol-decoder.ts";
 
 const hellos = new URL("../../packages/core/src/_testdata/hellos/", import.meta.url);
 const hello = (name: string) => readFileSync(new URL(`${name}.bin`, hellos));

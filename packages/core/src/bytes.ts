@@ -1,12 +1,35 @@
 /**
  * A bounds-checked big-endian reader over a Uint8Array, after Go's `cryptobyte.String`:
  * length-prefixed child readers cannot read past their length, and `end()` checks that
- * nothing is left over.
+ * nothing is left over. Also the one byte concatenation ({@linkcode concat}) every module uses.
  *
  * @module bytes
  */
 
 import { ClientHelloError } from "./errors.ts";
+
+/**
+ * Concatenates byte arrays (or short lists of byte values) into a new array.
+ *
+ * @param parts The parts, in order: `Uint8Array`s, or arrays of numbers 0-255.
+ * @returns A fresh array backed by its own `ArrayBuffer`, holding all the bytes.
+ * @example
+ * ```ts
+ * import { concat } from "@alpnmux/core";
+ * concat(new Uint8Array([1]), [2, 3]); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function concat(...parts: readonly ArrayLike<number>[]): Uint8Array<ArrayBuffer> {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 
 /**
  * Reads big-endian integers and length-prefixed vectors from `buf[start, end)`.

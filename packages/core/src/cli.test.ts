@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildHello } from "./_test/hello-builder.ts";
+import { buildHello } from "../testing/hello-builder.ts";
 import { type CliHost, runCli } from "./cli.ts";
 import { ListenError } from "./listen-error.ts";
 import type { Router } from "./router.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildHello, buildHelloMessage, frame } from "./_test/hello-builder.ts";
+import { buildHello, buildHelloMessage, frame } from "../testing/hello-builder.ts";
 import { helloReport, versionName } from "./hello-report.ts";
 
 describe("helloReport()", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildHello } from "./_test/hello-builder.ts";
+import { buildHello } from "../testing/hello-builder.ts";
 import type { ClientHello } from "./clienthello-types.ts";
 import { parseConfig, type RouterConfigInput } from "./config.ts";
 import { isAcmeHello, RouteTable } from "./policy.ts";

@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { formatIp, isIpv4Mapped, parseIp, toIpv6 } from "./ip.ts";
 import {
-  crc32c,
   type DecodedProxyHeader,
   decodeProxyHeader,
-  encodeProxyV1,
-  encodeProxyV2,
+  ProxyDecodeError,
   type ProxyDecodeResult,
-  ProxyProtocolError,
-  ProxyTlvType,
-} from "./proxy-protocol.ts";
+} from "../testing/proxy-protocol-decoder.ts";
+import { formatIp, isIpv4Mapped, parseIp, toIpv6 } from "./ip.ts";
+import { crc32c, encodeProxyV1, encodeProxyV2, ProxyProtocolError, ProxyTlvType } from "./proxy-protocol.ts";
 
 const SIG = "0d0a0d0a000d0a515549540a";
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -27,7 +24,7 @@ function header(r: ProxyDecodeResult): DecodedProxyHeader {
 
 function invalidCode(r: ProxyDecodeResult): string {
   if (r.kind !== "invalid") assert.fail(`expected invalid, got ${r.kind}`);
-  assert.ok(r.error instanceof ProxyProtocolError);
+  assert.ok(r.error instanceof ProxyDecodeError);
   assert.match(r.error.message, /^Cannot parse PROXY header: /);
   return r.error.code;
 }

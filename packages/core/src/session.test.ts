@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { buildHello, buildHelloMessage, concat, frame } from "./_test/hello-builder.ts";
+import { buildHello, buildHelloMessage, frame } from "../testing/hello-builder.ts";
+import { decodeProxyHeader } from "../testing/proxy-protocol-decoder.ts";
+import { concat } from "./bytes.ts";
 import { parseConfig, type RouterConfigInput } from "./config.ts";
-import { decodeProxyHeader } from "./proxy-protocol.ts";
 import { createRouter } from "./router.ts";
 import type { Action, ConnectionRecord } from "./session.ts";
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { buildHello, buildHelloMessage, concat, frame } from "./_test/hello-builder.ts";
+import { buildHello, buildHelloMessage, frame } from "../testing/hello-builder.ts";
+import { concat } from "./bytes.ts";
 import { createSniffer, type SniffResult, sniffHello } from "./sniff.ts";
 
 const hosts = fc.constantFrom("a.example", "www.example.com", "x--y.test", "1.0.0.127.in-addr.arpa");

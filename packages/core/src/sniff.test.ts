@@ -5,13 +5,13 @@ import {
   ascii,
   buildHello,
   buildHelloMessage,
-  concat,
   ext,
   frame,
   sniBody,
   u16,
   vec,
-} from "./_test/hello-builder.ts";
+} from "../testing/hello-builder.ts";
+import { concat } from "./bytes.ts";
 import type { ClientHelloErrorCode } from "./errors.ts";
 import { createSniffer, type SniffResult, sniffHello } from "./sniff.ts";
 

@@ -2,10 +2,10 @@ import "reflect-metadata";
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import * as x509 from "@peculiar/x509";
+import { records, TestClient, type TestClientOptions } from "../../testing/tls13-client.ts";
+import { concat } from "../bytes.ts";
 import { type ChallengeCertificate, createChallengeCertificate } from "../challenge-cert.ts";
 import { createChallengeResponder, type ResponderOutput } from "./responder.ts";
-import { records, TestClient, type TestClientOptions } from "./test-client.ts";
-import { concat } from "./wire.ts";
 
 let cert: ChallengeCertificate;
 before(async () => {

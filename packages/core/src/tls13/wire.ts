@@ -1,37 +1,23 @@
 /**
- * Small big-endian writers for building TLS 1.3 messages: concatenation, fixed-width integers
- * and length-prefixed vectors (RFC 8446, Section 3.4).
+ * Small big-endian writers for building TLS 1.3 messages: fixed-width integers and
+ * length-prefixed vectors (RFC 8446, Section 3.4). Concatenation is `concat` from `../bytes.ts`.
  *
  * @example Build an ALPN extension body
  * ```ts
- * import { concat, vec8, vec16 } from "./wire.ts";
+ * import { vec8, vec16 } from "./wire.ts";
  * const body = vec16(vec8(new TextEncoder().encode("acme-tls/1")));
  * ```
  *
  * @module tls13/wire
  */
 
+import { concat } from "../bytes.ts";
+
 /**
- * Concatenates byte arrays into a new array.
- *
- * @param parts The arrays, in order.
- * @returns A fresh array holding all the bytes.
- * @example
- * ```ts
- * concat(new Uint8Array([1]), new Uint8Array([2, 3])); // Uint8Array [1, 2, 3]
- * ```
+ * Re-exported for the modules that still import it from here; new code imports `concat` from
+ * `../bytes.ts`, its one definition.
  */
-export function concat(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concat };
 
 /**
  * Encodes a uint8.

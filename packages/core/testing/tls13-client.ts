@@ -1,14 +1,15 @@
 /**
- * A minimal sans-I/O TLS 1.3 **client** for tests of the responder (not exported from the
- * package): it builds ClientHellos with chosen parameters, follows a HelloRetryRequest, decrypts
- * the server flight, checks the server Finished and sends its own (optionally corrupted).
+ * A minimal sans-I/O TLS 1.3 **client** for tests of the responder (test-only: it lives outside
+ * `src/` and is not exported from the package): it builds ClientHellos with chosen parameters,
+ * follows a HelloRetryRequest, decrypts the server flight, checks the server Finished and sends
+ * its own (optionally corrupted).
  * It runs on WebCrypto only, so the same tests run on Node, Bun and Deno alike.
  *
  * @example Drive a responder in memory
  * ```ts
  * import { createChallengeCertificate } from "@alpnmux/core/challenge";
- * import { createChallengeResponder } from "./responder.ts";
- * import { TestClient } from "./test-client.ts";
+ * import { createChallengeResponder } from "../src/tls13/responder.ts";
+ * import { TestClient } from "./tls13-client.ts";
  * const cert = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
  * const responder = createChallengeResponder({ crypto, getCertificate: () => cert });
  * const client = await TestClient.create({ crypto });
@@ -20,23 +21,29 @@
  * console.log(client.alpn, client.closeNotify); // "acme-tls/1" true
  * ```
  *
- * @module tls13/test-client
+ * @module testing/tls13-client
  */
 
-import { ContentType, ExtensionType, HandshakeType, NamedGroup } from "../constants.ts";
-import { sha256 } from "./hkdf.ts";
-import { generateKeyShare, type KeyShare, sharedSecret } from "./key-exchange.ts";
-import { applicationSecrets, finishedVerifyData, handshakeSecrets, trafficKeys } from "./key-schedule.ts";
+import { concat } from "../src/bytes.ts";
+import { ContentType, ExtensionType, HandshakeType, NamedGroup } from "../src/constants.ts";
+import { sha256 } from "../src/tls13/hkdf.ts";
+import { generateKeyShare, type KeyShare, sharedSecret } from "../src/tls13/key-exchange.ts";
+import {
+  applicationSecrets,
+  finishedVerifyData,
+  handshakeSecrets,
+  trafficKeys,
+} from "../src/tls13/key-schedule.ts";
 import {
   CHANGE_CIPHER_SPEC_RECORD,
   finished,
   HELLO_RETRY_REQUEST_RANDOM,
   handshakeMessage,
   messageHash,
-} from "./messages.ts";
-import { RecordCipher } from "./record-protection.ts";
-import { HandshakeReader, RecordReader } from "./record-reader.ts";
-import { bytesEqual, concat, u8, u16, vec8, vec16 } from "./wire.ts";
+} from "../src/tls13/messages.ts";
+import { RecordCipher } from "../src/tls13/record-protection.ts";
+import { HandshakeReader, RecordReader } from "../src/tls13/record-reader.ts";
+import { bytesEqual, u8, u16, vec8, vec16 } from "../src/tls13/wire.ts";
 
 /** What the ClientHello offers. Every field has a default that makes a valid acme-tls/1 hello. */
 export interface TestClientOptions {
@@ -126,7 +133,7 @@ const list16 = (xs: readonly number[]) => concat(...xs.map(u16));
  * @returns The handshake message with its 4-byte header.
  * @example
  * ```ts
- * import { buildClientHello, type ClientHelloParams } from "./test-client.ts";
+ * import { buildClientHello, type ClientHelloParams } from "./tls13-client.ts";
  * const params: ClientHelloParams = {
  *   random: new Uint8Array(32),
  *   sessionId: new Uint8Array(0),
@@ -185,7 +192,7 @@ export function buildClientHello(p: ClientHelloParams): Uint8Array<ArrayBuffer> 
  * @returns The records, concatenated.
  * @example
  * ```ts
- * import { records, TestClient } from "./test-client.ts";
+ * import { records, TestClient } from "./tls13-client.ts";
  * const { helloMessage } = await TestClient.create({ crypto });
  * records(22, helloMessage, 100); // the hello spread over several records
  * ```
@@ -305,8 +312,8 @@ export class TestClient {
    * @returns Record bytes.
    * @example
    * ```ts
-   * import { createChallengeResponder } from "./responder.ts";
-   * import { TestClient } from "./test-client.ts";
+   * import { createChallengeResponder } from "../src/tls13/responder.ts";
+   * import { TestClient } from "./tls13-client.ts";
    * const responder = createChallengeResponder({ crypto, getCertificate: () => undefined });
    * const client = await TestClient.create({ crypto });
    * await responder.receive(client.hello()); // unrecognized_name: no certificate
@@ -332,8 +339,8 @@ export class TestClient {
    * @example
    * ```ts
    * import { createChallengeCertificate } from "@alpnmux/core/challenge";
-   * import { createChallengeResponder } from "./responder.ts";
-   * import { TestClient } from "./test-client.ts";
+   * import { createChallengeResponder } from "../src/tls13/responder.ts";
+   * import { TestClient } from "./tls13-client.ts";
    * const cert = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
    * const responder = createChallengeResponder({ crypto, getCertificate: () => cert });
    * const client = await TestClient.create({ crypto });
@@ -354,8 +361,8 @@ export class TestClient {
    * @example
    * ```ts
    * import { createChallengeCertificate } from "@alpnmux/core/challenge";
-   * import { createChallengeResponder } from "./responder.ts";
-   * import { TestClient } from "./test-client.ts";
+   * import { createChallengeResponder } from "../src/tls13/responder.ts";
+   * import { TestClient } from "./tls13-client.ts";
    * const cert = await createChallengeCertificate({ identifier: "a.example.test", keyAuthorization: "t.k", crypto });
    * const responder = createChallengeResponder({ crypto, getCertificate: () => cert });
    * const client = await TestClient.create({ crypto });

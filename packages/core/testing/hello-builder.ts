@@ -1,9 +1,12 @@
 /**
  * Test-only ClientHello builder (Go cryptobyte.Builder style) for the edge cases real clients
- * never send: duplicates, empty lists, trailing dots, GREASE everywhere.
+ * never send: duplicates, empty lists, trailing dots, GREASE everywhere. Byte concatenation is
+ * `concat` from `src/bytes.ts`.
  *
- * @module hello-builder
+ * @module testing/hello-builder
  */
+
+import { concat } from "../src/bytes.ts";
 
 /** A raw extension: type and body bytes. */
 export interface RawExtension {
@@ -33,18 +36,6 @@ export interface HelloSpec {
   noExtensions?: boolean;
   /** Bytes appended to the body after the extensions. */
   trailing?: Uint8Array;
-}
-
-/** Concatenates byte arrays. */
-export function concat(...parts: (Uint8Array | number[])[]): Uint8Array {
-  const n = parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Big-endian length prefix of `size` bytes, then the bytes. */
