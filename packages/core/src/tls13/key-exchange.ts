@@ -25,7 +25,7 @@ export type SupportedGroup = typeof NamedGroup.x25519 | typeof NamedGroup.secp25
 export interface KeyShare {
   /** The named group. */
   readonly group: SupportedGroup;
-  /** The private key (never leaves WebCrypto). */
+  /** The private key: non-extractable, so it never leaves WebCrypto. */
   readonly privateKey: CryptoKey;
   /** The key_exchange bytes to send: 32 bytes (x25519) or 65 bytes `04 || X || Y` (P-256). */
   readonly publicKey: Uint8Array<ArrayBuffer>;
@@ -76,7 +76,9 @@ export function supportedGroups(crypto: Crypto): Promise<readonly SupportedGroup
  * ```
  */
 export async function generateKeyShare(crypto: Crypto, group: SupportedGroup): Promise<KeyShare> {
-  const pair = (await crypto.subtle.generateKey(algorithm(group), true, ["deriveBits"])) as CryptoKeyPair;
+  // Non-extractable: `extractable` applies to the private key only; a public key is always
+  // exportable (WebCrypto, Section 14.3.6 "generateKey").
+  const pair = (await crypto.subtle.generateKey(algorithm(group), false, ["deriveBits"])) as CryptoKeyPair;
   const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
   return { group, privateKey: pair.privateKey, publicKey };
 }

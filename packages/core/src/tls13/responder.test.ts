@@ -226,6 +226,25 @@ describe("createChallengeResponder() answers hostile or unsupported clients with
     });
     const out = await r.receive((await client()).hello());
     assert.deepEqual([...out.write], PLAINTEXT_ALERT(80));
+    assert.equal(out.outcome?.type === "alert-sent" && out.outcome.internal, undefined);
+  });
+
+  test("an unexpected exception (here WebCrypto's sign failing) → internal_error (80), internal: true", async () => {
+    const subtle = new Proxy(crypto.subtle, {
+      get: (target, key) =>
+        key === "sign"
+          ? () => Promise.reject(new TypeError("sign is broken"))
+          : (Reflect.get(target, key) as (...a: unknown[]) => unknown).bind(target),
+    });
+    const broken = {
+      getRandomValues: (a: Uint8Array<ArrayBuffer>) => crypto.getRandomValues(a),
+      subtle,
+    } as Crypto;
+    const r = createChallengeResponder({ crypto: broken, getCertificate: lookup });
+    const out = await r.receive((await client()).hello());
+    assert.deepEqual([...out.write], PLAINTEXT_ALERT(80));
+    assert.equal(out.outcome?.type === "alert-sent" && out.outcome.internal, true);
+    assert.match(out.outcome?.type === "alert-sent" ? out.outcome.reason : "", /sign is broken/);
   });
 
   test("wrong client Finished → decrypt_error (51), protected with the application key", async () => {
@@ -293,6 +312,72 @@ describe("createChallengeResponder() answers hostile or unsupported clients with
     assert.deepEqual([...out.write], PLAINTEXT_ALERT(10));
   });
 
+  describe("ChangeCipherSpec records are capped at 16 in a row, like Go's maxUselessRecords", () => {
+    const CCS = Uint8Array.of(20, 3, 3, 0, 1, 1);
+    const ccs = (n: number) => concat(...Array.from({ length: n }, () => CCS));
+
+    for (const [extra, completes] of [
+      [15, true],
+      [16, false],
+    ] as const) {
+      test(`after ServerHello: ${extra} + the client's own CCS → ${completes ? "completed" : "unexpected_message (10)"}`, async () => {
+        const r = responder();
+        const c = await client();
+        const fin = await c.receive((await r.receive(c.hello())).write);
+        assert.equal(fin[0], 20); // the compatibility-mode client's own CCS comes first
+        const out = await r.receive(concat(ccs(extra), fin));
+        if (completes) {
+          assert.equal(out.outcome?.type, "completed");
+        } else {
+          assert.equal(out.outcome?.type === "alert-sent" && out.outcome.alert, 10);
+          assert.match(out.outcome?.type === "alert-sent" ? out.outcome.reason : "", /more than 16/);
+          await c.receive(out.write); // protected with the application key
+          assert.equal(c.alert, 10);
+        }
+      });
+    }
+
+    test("one record at a time: the 17th alone is refused", async () => {
+      const r = responder();
+      const c = await client();
+      await c.receive((await r.receive(c.hello())).write);
+      for (let i = 1; i <= 16; i++) assert.equal((await r.receive(CCS)).done, false, `CCS ${i}`);
+      const out = await r.receive(CCS);
+      assert.equal(out.outcome?.type === "alert-sent" && out.outcome.alert, 10);
+    });
+
+    test("between the hellos after HelloRetryRequest: 16 pass, 17 → unexpected_message (10)", async () => {
+      for (const [n, completes] of [
+        [16, true],
+        [17, false],
+      ] as const) {
+        const r = responder();
+        const c = await client({ keyShareGroups: [0x18], supportedGroups: [0x18, 0x17] });
+        const hrr = await r.receive(c.hello());
+        const second = await c.receive(hrr.write); // CCS + ClientHello2
+        assert.equal(second[0], 20);
+        const out = await r.receive(concat(ccs(n - 1), second));
+        if (completes) {
+          // The count restarts after ClientHello2: 16 more before Finished still complete.
+          const fin = await c.receive(out.write);
+          const end = await r.receive(concat(ccs(15), fin));
+          assert.equal(end.outcome?.type, "completed", `${n}`);
+        } else {
+          assert.deepEqual([...out.write], PLAINTEXT_ALERT(10));
+        }
+      }
+    });
+
+    test("a CCS inside a fragmented handshake message → unexpected_message (10)", async () => {
+      const r = responder();
+      const c = await client({ withholdFinished: true });
+      await c.receive((await r.receive(c.hello())).write);
+      const sealed = await c.sealHandshake(22, Uint8Array.of(20, 0, 0, 32)); // a Finished header only
+      const out = await r.receive(concat(sealed, CCS));
+      assert.equal(out.outcome?.type === "alert-sent" && out.outcome.alert, 10);
+    });
+  });
+
   test("plain HTTP → unexpected_message (10)", async () => {
     const out = await responder().receive(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
     assert.deepEqual([...out.write], PLAINTEXT_ALERT(10));
@@ -322,7 +407,7 @@ describe("createChallengeResponder() answers hostile or unsupported clients with
     assert.deepEqual([...again.write], PLAINTEXT_ALERT(47));
   });
 
-  test("random and bit-flipped input never throws and ends in an alert or a wait", async () => {
+  test("random and bit-flipped input never throws and never takes the internal-error path", async () => {
     const c = await client();
     const hello = c.hello();
     for (let i = 0; i < 300; i++) {
@@ -338,7 +423,10 @@ describe("createChallengeResponder() answers hostile or unsupported clients with
       }
       const out = await responder().receive(input);
       if (out.done) {
-        assert.equal(out.outcome?.type, "alert-sent");
+        assert.equal(out.outcome?.type, "alert-sent", `input ${i}`);
+        // A protocol alert chosen by the rules, never an exception turned into internal_error.
+        assert.equal(out.outcome.internal, undefined, `input ${i}: ${out.outcome.reason}`);
+        assert.notEqual(out.outcome.alert, 80, `input ${i}: ${out.outcome.reason}`);
         assert.equal(out.write[0], 21);
       } else {
         // Waiting for more bytes, or (a flipped bit in a harmless place) a server flight.

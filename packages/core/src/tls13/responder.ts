@@ -21,7 +21,9 @@
  * | record that fails authentication | bad_record_mac (20) |
  * | record longer than allowed | record_overflow (22) |
  * | second ClientHello, data out of order, unknown record type | unexpected_message (10) |
- * | `getCertificate` throws, WebCrypto fails | internal_error (80) |
+ * | more than 16 ChangeCipherSpec records in a row (Go's `maxUselessRecords`) | unexpected_message (10) |
+ * | `getCertificate` throws | internal_error (80) |
+ * | WebCrypto fails, or any other exception (a bug): the outcome has `internal: true` | internal_error (80) |
  *
  * Alerts before the server's Finished are plaintext records; after it they are protected with
  * the server application traffic key, as RFC 8446 requires.
@@ -116,6 +118,13 @@ export type ResponderOutcome =
       readonly alertName: string;
       /** Why, for logs. */
       readonly reason: string;
+      /**
+       * Present (`true`) only when the alert, internal_error, answers an exception that was no
+       * protocol decision: a bug or a WebCrypto failure, never the client's input. Absent for
+       * every alert the rules above choose, internal_error for a failing `getCertificate`
+       * included.
+       */
+      readonly internal?: true;
     }
   | {
       /** The client sent an alert (or close_notify) and the responder stopped. */
@@ -151,6 +160,14 @@ export interface ChallengeResponder {
   readonly serverName: string | null;
 }
 
+/**
+ * How many ChangeCipherSpec records in a row are ignored (RFC 8446, Section 5: each one is
+ * dropped without advancing the handshake); one more is unexpected_message. Go's crypto/tls
+ * caps such non-advancing records at 16 (`maxUselessRecords`), counted since the last
+ * non-empty handshake record.
+ */
+const MAX_IGNORED_CHANGE_CIPHER_SPECS = 16;
+
 /** How much rejected 0-RTT data (RFC 8446, Section 4.2.10) is skipped: 64 KiB. */
 const EARLY_DATA_SKIP_LIMIT = 65536;
 
@@ -181,6 +198,7 @@ class Responder implements ChallengeResponder {
   #firstHello: ClientHello | undefined;
   #retryGroup: SupportedGroup | undefined;
   #sentCcs = false;
+  #ignoredCcs = 0;
   #group = 0;
   #skipEarlyData = 0;
   #clientHandshake: RecordCipher | undefined;
@@ -214,7 +232,13 @@ class Responder implements ChallengeResponder {
     // Only reachable if alert sealing itself failed: send a plaintext alert as a last resort.
     if (this.#state === "done") return { write: EMPTY, done: true };
     this.#state = "done";
-    this.#outcome = { type: "alert-sent", alert: 80, alertName: "internalError", reason: String(e) };
+    this.#outcome = {
+      type: "alert-sent",
+      alert: 80,
+      alertName: "internalError",
+      reason: String(e),
+      internal: true,
+    };
     return { write: plaintextAlertRecord(80), done: true, outcome: this.#outcome };
   }
 
@@ -240,6 +264,7 @@ class Responder implements ChallengeResponder {
         alert: alert.description,
         alertName: alert.code,
         reason: alert.message,
+        ...(e instanceof TlsAlert ? {} : { internal: true as const }),
       });
     }
     const write = concat(...out);
@@ -264,6 +289,17 @@ class Responder implements ChallengeResponder {
     if (fragment.length !== 1 || fragment[0] !== 1) {
       throw new TlsAlert("unexpectedMessage", "malformed change_cipher_spec record");
     }
+    // Section 5.1: handshake messages are not interleaved with other record types.
+    if (!this.#handshake.empty) {
+      throw new TlsAlert("unexpectedMessage", "change_cipher_spec inside a handshake message");
+    }
+    this.#ignoredCcs++;
+    if (this.#ignoredCcs > MAX_IGNORED_CHANGE_CIPHER_SPECS) {
+      throw new TlsAlert(
+        "unexpectedMessage",
+        `more than ${MAX_IGNORED_CHANGE_CIPHER_SPECS} change_cipher_spec records in a row`,
+      );
+    }
   }
 
   async #record(r: TlsRecord, out: Uint8Array[]): Promise<void> {
@@ -279,6 +315,7 @@ class Responder implements ChallengeResponder {
     switch (r.type) {
       case ContentType.handshake: {
         if (r.fragment.length === 0) throw new TlsAlert("decodeError", "empty handshake record");
+        this.#ignoredCcs = 0;
         this.#handshake.push(r.fragment);
         const msg = this.#handshake.next();
         if (msg === null) return;
@@ -328,6 +365,7 @@ class Responder implements ChallengeResponder {
       );
     }
     if (opened.content.length === 0) throw new TlsAlert("decodeError", "empty handshake record");
+    this.#ignoredCcs = 0;
     this.#handshake.push(opened.content);
     const msg = this.#handshake.next();
     if (msg === null) return;
