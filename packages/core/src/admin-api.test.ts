@@ -97,20 +97,26 @@ describe("auth", () => {
     assert.match(body.error.message, /Bearer/);
   });
 
-  test("a wrong token (same length, other length, other scheme) gives 401", async () => {
+  test("a wrong token (same length, other length) or a malformed header (other scheme, extra words) gives 401", async () => {
     const { app } = setup();
-    const wrong = [
-      `Bearer ${TOKEN.slice(0, -1)}X`,
-      "Bearer short",
-      `Basic ${TOKEN}`,
-      `Bearer ${TOKEN} extra`,
-      "Bearer",
+    const invalid = 'Bearer realm="alpnmux", error="invalid_token"';
+    const required = 'Bearer realm="alpnmux"';
+    const cases: [string, string, RegExp][] = [
+      [`Bearer ${TOKEN.slice(0, -1)}X`, invalid, /^The bearer token is not valid$/],
+      ["Bearer short", invalid, /not valid/],
+      [`Basic ${TOKEN}`, required, /^Authorization: Bearer <token> is required$/],
+      [`Bearer ${TOKEN} extra`, required, /is required/],
+      ["Bearer", required, /is required/],
+      [`Bearer ${TOKEN}!`, required, /is required/],
     ];
-    for (const authorization of wrong) {
+    for (const [authorization, challenge, message] of cases) {
       const res = await app.request("/v1/routes", { headers: { authorization } });
       assert.equal(res.status, 401, authorization);
-      assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer\b/);
-      assert.equal(((await res.json()) as ErrorBody).error.code, "unauthorized");
+      assert.equal(res.headers.get("www-authenticate"), challenge, authorization);
+      assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+      const body = (await res.json()) as ErrorBody;
+      assert.equal(body.error.code, "unauthorized");
+      assert.match(body.error.message, message, authorization);
     }
   });
 

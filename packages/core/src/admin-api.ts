@@ -33,6 +33,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { formatHostPort } from "./address.ts";
@@ -405,6 +406,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.onError((err, c) => {
     if (err instanceof AdminApiError) return c.json(errorBody(err), err.status);
+    // bearerAuth's refusals carry their own response (JSON body and WWW-Authenticate).
+    if (err instanceof HTTPException && err.res) return err.getResponse();
     if (err instanceof HTTPException) {
       const code =
         err.status === 413 ? "payload-too-large" : err.status === 401 ? "unauthorized" : "bad-request";
@@ -433,20 +436,24 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     }),
   );
 
-  app.use("*", async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (m === null || !(await timingSafeEqualStrings(m[1] as string, token, crypto))) {
-      c.header(
-        "WWW-Authenticate",
-        m === null ? 'Bearer realm="alpnmux"' : 'Bearer realm="alpnmux", error="invalid_token"',
-      );
-      const message =
-        m === null ? "Authorization: Bearer <token> is required" : "The bearer token is not valid";
-      return c.json({ error: { code: "unauthorized", message } }, 401);
-    }
-    await next();
-  });
+  // Every refusal is 401 with the JSON error body, a malformed header (another scheme, no
+  // token, extra words) included: bearerAuth would answer that one 400.
+  const refuse = (message: string) => (c: Context) =>
+    c.json({ error: { code: "unauthorized" satisfies AdminErrorCode, message } }, 401);
+  const required = refuse("Authorization: Bearer <token> is required");
+  app.use(
+    "*",
+    bearerAuth({
+      realm: "alpnmux",
+      verifyToken: (presented) => timingSafeEqualStrings(presented, token, crypto),
+      noAuthenticationHeader: { message: required },
+      invalidAuthenticationHeader: { message: required, wwwAuthenticateHeader: 'Bearer realm="alpnmux"' },
+      invalidToken: {
+        message: refuse("The bearer token is not valid"),
+        wwwAuthenticateHeader: 'Bearer realm="alpnmux", error="invalid_token"',
+      },
+    }),
+  );
   app.use(
     "*",
     bodyLimit({
