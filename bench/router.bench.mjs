@@ -196,7 +196,11 @@ async function main() {
     // Routers.
     const targets = [{ name: "direct", port: ports.web, acmePort: ports.acme, pids: () => [] }];
     const versions = {};
-    targets.push(await startAlpnmux(ports, children, workDir, versions));
+    // `--alpnmux NAME=BIN` (repeatable) benchmarks other alpnmux commands in the same run, e.g. the
+    // Deno listener or a checkout of an earlier commit: `--alpnmux before=/tmp/old/node_modules/.bin/alpnmux`.
+    const extra = argv.flatMap((a, i) => (a === "--alpnmux" && argv[i + 1] ? [argv[i + 1]] : []));
+    const alpnmuxes = [["alpnmux", path.join(ROOT, "node_modules/.bin/alpnmux")], ...extra.map((e) => e.split("="))];
+    for (const [name, bin] of alpnmuxes) targets.push(await startAlpnmux(ports, children, workDir, versions, name, bin));
     if (!argv.includes("--no-haproxy")) {
       const t = await startHaproxy(ports, children, workDir, versions).catch((e) => {
         log(`haproxy: skipped (${e.message})`);
@@ -397,11 +401,10 @@ async function waitListening(port, c, ms = 15000) {
   );
 }
 
-async function startAlpnmux(ports, children, _workDir, versions) {
-  const bin = path.join(ROOT, "node_modules/.bin/alpnmux");
+async function startAlpnmux(ports, children, _workDir, versions, name, bin) {
   if (!fs.existsSync(bin)) throw new Error(`${bin} not found: run npm install`);
   try {
-    versions.alpnmux = execFileSync(bin, ["--version"], { encoding: "utf8" }).trim();
+    versions[name] = execFileSync(bin, ["--version"], { encoding: "utf8" }).trim();
   } catch {}
   const port = await freePort();
   // No --config: the embedded defaults plus these flags only.
@@ -415,16 +418,16 @@ async function startAlpnmux(ports, children, _workDir, versions) {
     "--log-level",
     "warning",
   ];
-  const c = launch("alpnmux", bin, args, children, { cwd: ROOT });
+  const c = launch(name, bin, args, children, { cwd: ROOT });
   await waitListening(port, c);
   // node_modules/.bin/alpnmux is a sh script that execs bun: the pid is bun's. Check it.
   const comm = readProc(c.proc.pid, "comm").trim();
   let pid = c.proc.pid;
-  if (comm !== "bun" && comm !== "bun.exe") {
-    const kid = childPids(pid).find((p) => /^bun/.test(readProc(p, "comm").trim()));
+  if (!/^(bun|deno)/.test(comm)) {
+    const kid = childPids(pid).find((p) => /^(bun|deno)/.test(readProc(p, "comm").trim()));
     if (kid) pid = kid;
   }
-  return { name: "alpnmux", port, pids: () => alive([pid, ...descendants(pid)]) };
+  return { name, port, pids: () => alive([pid, ...descendants(pid)]) };
 }
 
 async function startHaproxy(ports, children, workDir, versions) {

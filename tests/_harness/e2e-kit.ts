@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import type { ConnectionRecord } from "../../packages/core/src/session.ts";
+import type { ConnectionRecord } from "../../packages/core/src/engine-types.ts";
 import { freePort } from "./ports.ts";
 import { repoRoot, type Workspace } from "./proc.ts";
 import { type LogLine, type Router, spawnRouter } from "./router.ts";

@@ -1,5 +1,5 @@
 /**
- * alpnmux on Bun: `serve()` runs the router on `Bun.listen`/`Bun.connect`.
+ * alpnmux on Bun: `serve()` runs the core connection engine on `Bun.listen`/`Bun.connect`.
  *
  * @example
  * ```ts
@@ -12,4 +12,3 @@
  */
 export type { ServeOptions, Server } from "@alpnmux/core";
 export { serve } from "./listener.ts";
-export { WriteQueue } from "./splice.ts";

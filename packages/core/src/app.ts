@@ -15,6 +15,7 @@ import { ConfigError, type RouterConfig } from "./config.ts";
 import { RedisChallengeStore } from "./redis/challenge-store.ts";
 import { RedisClient, type RedisDial } from "./redis/client.ts";
 import { RedisError } from "./redis/resp.ts";
+import { parseRedisUrl } from "./redis/url.ts";
 import { createRouter, type Router } from "./router.ts";
 
 /** Options of {@linkcode createInstance}. */
@@ -22,13 +23,19 @@ export interface InstanceOptions {
   readonly config: RouterConfig;
   /** Environment variables the instance reads (`ALPNMUX_ADMIN_TOKEN`). */
   readonly env?: { ALPNMUX_ADMIN_TOKEN?: string | undefined };
-  /** Reads a text file (the admin token file); if absent, token files are unsupported. */
+  /**
+   * Reads a text file (the admin token file, the Redis CA file); if absent, such files are
+   * unsupported.
+   */
   readonly readFile?: (path: string) => string;
   /** WebCrypto; if absent, `globalThis.crypto`. */
   readonly crypto?: Crypto;
   /** Challenge store; if absent, the config's `challenges.store` (memory, or Redis through `dial`). */
   readonly store?: ChallengeStore;
-  /** Opens TCP connections, for `challenges.store: redis`; if absent, that store is refused. */
+  /**
+   * Opens TCP or TLS connections, for `challenges.store: redis`; if absent, that store is
+   * refused.
+   */
   readonly dial?: RedisDial;
   /** Version shown by `/healthz`. */
   readonly version?: string;
@@ -39,6 +46,8 @@ export interface Instance {
   readonly router: Router;
   readonly store: ChallengeStore;
   readonly admin: { readonly settings: AdminSettings; readonly app: Hono } | null;
+  /** Closes what the instance opened itself (the Redis connection); call it after the last request. */
+  close(): void;
 }
 
 /**
@@ -57,8 +66,9 @@ export interface Instance {
  */
 export function createInstance(options: InstanceOptions): Instance {
   const crypto = options.crypto ?? globalThis.crypto;
-  const store = options.store ?? configuredStore(options.config, options.dial);
-  const { factory } = createBuiltinResponder({ store, crypto });
+  // A store passed in is the caller's to close; one made here from the config is ours.
+  const { store, close } = options.store ? { store: options.store, close() {} } : configuredStore(options);
+  const { factory, lookup } = createBuiltinResponder({ store, crypto });
   const router = createRouter({ config: options.config, responder: factory });
   const settings = resolveAdminSettings(options.config, options.env ?? {}, (p) => {
     if (!options.readFile) throw new TypeError(`cannot read token file ${p} on this runtime`);
@@ -69,30 +79,70 @@ export function createInstance(options: InstanceOptions): Instance {
         settings,
         app: createAdminApp({
           router,
-          challenges: reportingStoreErrors(store),
+          challenges: forgettingMisses(reportingStoreErrors(store), () => lookup.forget()),
           token: settings.token,
           crypto,
           ...(options.version ? { version: options.version } : {}),
         }),
       }
     : null;
-  return { router, store, admin };
+  return { router, store, admin, close };
 }
 
-/** The store `challenges` asks for: in memory, or Redis through the runtime's `dial`. */
-function configuredStore(config: RouterConfig, dial: RedisDial | undefined): ChallengeStore {
-  const c = config.challenges;
-  if (c.store !== "redis" || c.redis === undefined) return new MemoryChallengeStore();
+/**
+ * The store `challenges` asks for: in memory, or Redis through the runtime's `dial` (TLS for a
+ * `rediss:` URL, verified with the PEM CA file `caFile` when set, else the default roots).
+ */
+function configuredStore(options: InstanceOptions): { store: ChallengeStore; close(): void } {
+  const c = options.config.challenges;
+  if (c.store !== "redis" || c.redis === undefined) return { store: new MemoryChallengeStore(), close() {} };
+  const invalid = (path: string, message: string) => new ConfigError("invalid-config", [{ path, message }]);
+  const { dial, readFile } = options;
   if (dial === undefined) {
-    throw new ConfigError("invalid-config", [
-      {
-        path: "challenges.store",
-        message: '"redis" needs TCP connections, which this runtime does not offer',
-      },
-    ]);
+    throw invalid("challenges.store", '"redis" needs TCP connections, which this runtime does not offer');
   }
-  const client = new RedisClient({ url: c.redis.url, dial, timeoutMs: c.redis.timeout });
-  return new RedisChallengeStore({ client, keyPrefix: c.redis.keyPrefix });
+  let ca: string | undefined;
+  const caFile = c.redis.caFile;
+  if (caFile !== undefined) {
+    const path = "challenges.redis.caFile";
+    if (!parseRedisUrl(c.redis.url).tls) throw invalid(path, 'a CA file is for TLS: use a "rediss://" URL');
+    if (readFile === undefined) throw invalid(path, "this runtime cannot read files");
+    try {
+      ca = readFile(caFile);
+    } catch (e) {
+      throw invalid(path, `cannot read ${caFile}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+      throw invalid(path, `${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    }
+  }
+  const client = new RedisClient({
+    url: c.redis.url,
+    dial,
+    timeoutMs: c.redis.timeout,
+    ...(ca !== undefined ? { ca } : {}),
+  });
+  return {
+    store: new RedisChallengeStore({ client, keyPrefix: c.redis.keyPrefix }),
+    close: () => client.close(),
+  };
+}
+
+/** The store for the admin API: a challenge set or deleted here is looked up afresh at once. */
+function forgettingMisses(store: ChallengeStore, forget: () => void): ChallengeStore {
+  return {
+    set: async (id, ka, ttl) => {
+      await store.set(id, ka, ttl);
+      forget();
+    },
+    get: (id) => store.get(id),
+    delete: async (id) => {
+      const r = await store.delete(id);
+      forget();
+      return r;
+    },
+    list: () => store.list(),
+  };
 }
 
 /** The store for the admin API: a Redis failure becomes a 500 that says so (not "Internal error"). */

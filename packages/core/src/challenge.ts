@@ -11,6 +11,7 @@
  * @module
  */
 export * from "./challenge-cert.ts";
+export * from "./challenge-lookup.ts";
 export * from "./challenge-responder.ts";
 export * from "./challenge-store.ts";
 export {

@@ -4,13 +4,12 @@
  *
  * @example Sniff a hello and decide a route
  * ```ts
- * import { createRouter, loadConfig, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
+ * import { createRouter, loadConfig, DEFAULT_CONFIG_YAML, sniffHello } from "@alpnmux/core";
  * const router = createRouter({ config: loadConfig(DEFAULT_CONFIG_YAML) });
- * // Called by a listener with the first bytes read from a new connection.
- * function onConnection(firstBytes: Uint8Array) {
- *   const r = router.accept({ client: { address: "192.0.2.7", port: 50000 }, local: { address: "192.0.2.1", port: 443 } });
- *   if (r.ok) console.log(r.session.onData(firstBytes)); // wait | dial | respond | close
- * }
+ * const firstBytes = new Uint8Array(0); // what a connection sent first
+ * const r = sniffHello(firstBytes); // need-more | hello | not-tls | invalid | too-large
+ * if (r.kind === "hello") console.log(router.decide(r.hello)); // forward | acme-builtin | reject
+ * // A listener drives an `Engine` with socket events: it does this for every connection.
  * ```
  * @module
  */
@@ -20,8 +19,12 @@ export * from "./bytes.ts";
 export * from "./cli-args.ts";
 export * from "./clienthello.ts";
 export * from "./config.ts";
+export * from "./connection.ts";
 export * from "./constants.ts";
+export * from "./deadlines.ts";
 export * from "./duration.ts";
+export * from "./engine.ts";
+export * from "./engine-types.ts";
 export * from "./errors.ts";
 export * from "./hello-report.ts";
 export * from "./hostname.ts";
@@ -31,9 +34,9 @@ export * from "./listen-plan.ts";
 export * from "./logging.ts";
 export * from "./metrics.ts";
 export * from "./policy.ts";
+export * from "./proxy-header.ts";
 export * from "./proxy-protocol.ts";
 export * from "./router.ts";
 export * from "./router-metrics.ts";
-export * from "./serve-options.ts";
-export * from "./session.ts";
+export * from "./serve.ts";
 export * from "./sniff.ts";

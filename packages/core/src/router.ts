@@ -1,7 +1,7 @@
 /**
  * The router: the route table (swappable at run time), connection limits, metrics and the
- * per-connection log line. Adapters call `accept()` for each connection and drive the
- * returned {@linkcode Session}.
+ * per-connection log line. The {@linkcode Engine} asks it to admit each connection, to decide
+ * its route, and to account for it when it closes.
  *
  * @module router
  */
@@ -10,40 +10,57 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { formatHostPort } from "./address.ts";
 import type { ClientHello } from "./clienthello-types.ts";
 import type { RouterConfig } from "./config.ts";
+import type { Connection } from "./connection.ts";
+import type { ConnectionInfo, ConnectionRecord, Outcome } from "./engine-types.ts";
 import type { Decision } from "./policy.ts";
 import { RouteTable } from "./policy.ts";
 import { createRouterMetrics, type RouterMetrics } from "./router-metrics.ts";
-import {
-  type ConnectionInfo,
-  type ConnectionRecord,
-  type ResponderConnection,
-  Session,
-  type SessionHost,
-} from "./session.ts";
+import type { ChallengeResponder, ResponderCertificate } from "./tls13/responder.ts";
 
-/** Makes the built-in ACME responder for a session (wired by the challenge module). */
-export type ResponderFactory = (
-  session: Session,
-  decision: Extract<Decision, { action: "acme-builtin" }>,
-  hello: ClientHello,
-) => ResponderConnection;
+/**
+ * The built-in ACME responder as the engine uses it (made by `createBuiltinResponder` in
+ * `@alpnmux/core/challenge`): first a lookup of the challenge for the hello's SNI, then, only
+ * when there is one, a sans-I/O TLS 1.3 server presenting its certificate.
+ */
+export interface ChallengeHost {
+  /**
+   * The challenge certificate for a TLS server name (a reverse-DNS name means its IP).
+   * @returns `undefined` when no challenge is stored; rejects when the store fails.
+   */
+  lookup(serverName: string): Promise<ResponderCertificate | undefined>;
+  /** A new TLS 1.3 responder presenting `cert`. */
+  respond(cert: ResponderCertificate): ChallengeResponder;
+}
 
 /** Options of {@linkcode createRouter}. */
 export interface RouterOptions {
   /** A checked config (see `parseConfig`/`loadConfig`). */
   readonly config: RouterConfig;
   /** Built-in ACME responder; if absent, `acme: builtin` routes close the connection. */
-  readonly responder?: ResponderFactory;
+  readonly responder?: ChallengeHost;
   /** Clock in milliseconds; if absent, `Date.now`. */
   readonly now?: () => number;
   /** Metrics to use; if absent, a new set. */
   readonly metrics?: RouterMetrics;
 }
 
-/** The result of {@linkcode Router.accept}. */
-export type AcceptResult =
-  | { readonly ok: true; readonly session: Session }
-  | { readonly ok: false; readonly limit: "connections" | "connections-per-ip" | "hello" | "hello-per-ip" };
+/** The result of {@linkcode Router.admit}: the addresses (IPv4-mapped ones unmapped) and the verdict. */
+export type AdmitResult =
+  | { readonly ok: true; readonly info: ConnectionInfo }
+  | {
+      readonly ok: false;
+      readonly info: ConnectionInfo;
+      readonly limit: "connections" | "connections-per-ip" | "hello" | "hello-per-ip";
+    };
+
+/** `alpnmux_challenges_total{outcome}` label for each responder outcome. */
+const CHALLENGE_LABEL: Partial<Record<Outcome, string>> = {
+  "challenge-served": "served",
+  "challenge-failed": "failed",
+  "challenge-missing": "missing",
+  "challenge-fallback": "fallback",
+  "challenge-unavailable": "unavailable",
+};
 
 /**
  * Routes connections. One per process (or per listener group); safe to share across listeners.
@@ -52,28 +69,27 @@ export type AcceptResult =
  * ```ts
  * import { createRouter, loadConfig, DEFAULT_CONFIG_YAML } from "@alpnmux/core";
  * const router = createRouter({ config: loadConfig(DEFAULT_CONFIG_YAML) });
- * const r = router.accept({ client: { address: "::1", port: 40000 }, local: { address: "::1", port: 443 } });
+ * const r = router.admit({ client: { address: "::1", port: 40000 }, local: { address: "::1", port: 443 } });
  * if (!r.ok) console.log("refused by limit", r.limit);
  * ```
  */
-export class Router implements SessionHost {
+export class Router {
   #table: RouteTable;
   readonly metrics: RouterMetrics;
-  readonly #responder: ResponderFactory | undefined;
+  /** The built-in responder, if configured. */
+  readonly challenges: ChallengeHost | undefined;
   readonly now: () => number;
   readonly #log: Logger = getLogger(["alpnmux", "connection"]);
   readonly #perIp = new Map<string, number>();
   readonly #helloPerIp = new Map<string, number>();
   #active = 0;
   #inHello = 0;
-  /** Sessions not yet closed. */
-  readonly sessions = new Set<Session>();
 
   /** @param options Config, responder and clock. */
   constructor(options: RouterOptions) {
     this.#table = new RouteTable(options.config);
     this.metrics = options.metrics ?? createRouterMetrics();
-    this.#responder = options.responder;
+    this.challenges = options.responder;
     this.now = options.now ?? Date.now;
   }
 
@@ -121,19 +137,19 @@ export class Router implements SessionHost {
   }
 
   /**
-   * Admits a new connection, or refuses it when a limit is reached (the adapter then closes it
-   * at once).
+   * Admits a new connection, or refuses it when a limit is reached (and logs that). An admitted
+   * connection must be reported with `helloDone` (once) and `closed` (once).
    * @param info Client and local addresses.
-   * @returns A session, or the limit that refused it.
+   * @returns The verdict, with IPv4-mapped addresses unmapped.
    */
-  accept(info: ConnectionInfo): AcceptResult {
+  admit(info: ConnectionInfo): AdmitResult {
     info = { client: unmapEndpoint(info.client), local: unmapEndpoint(info.local) };
     const l = this.#table.config.limits;
     const ip = info.client.address;
     const limit =
       this.#active >= l.maxConnections
         ? "connections"
-        : (this.#perIp.get(ip) ?? 0) >= l.maxConnectionsPerIp
+        : l.maxConnectionsPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= l.maxConnectionsPerIp
           ? "connections-per-ip"
           : this.#inHello >= l.maxHelloConnections
             ? "hello"
@@ -159,7 +175,7 @@ export class Router implements SessionHost {
         bytesDown: 0,
         durationMs: 0,
       });
-      return { ok: false, limit };
+      return { ok: false, info, limit };
     }
     this.#active++;
     this.#inHello++;
@@ -167,57 +183,54 @@ export class Router implements SessionHost {
     bump(this.#helloPerIp, ip, 1);
     this.metrics.active.set(this.#active);
     this.metrics.helloPhase.set(this.#inHello);
-    const session = new Session(this, info);
-    this.sessions.add(session);
-    return { ok: true, session };
+    return { ok: true, info };
   }
 
+  /**
+   * The route for a ClientHello.
+   * @param hello The parsed hello.
+   * @returns The decision.
+   */
   decide(hello: ClientHello): Decision {
     return this.#table.decide(hello);
   }
 
+  /** @returns The decision for a connection whose first byte is not a TLS handshake. */
   decideNotTls(): Decision {
     return this.#table.decideNotTls();
   }
 
-  responder(
-    session: Session,
-    decision: Extract<Decision, { action: "acme-builtin" }>,
-    hello: ClientHello,
-  ): ResponderConnection {
-    if (!this.#responder) {
-      return {
-        receive: async () => {
-          session.setOutcome("challenge-unavailable", "no built-in responder configured");
-          return { write: new Uint8Array(0), done: true };
-        },
-      };
-    }
-    return this.#responder(session, decision, hello);
-  }
-
-  helloDone(session: Session, helloBytes: number | null, errorCode: string | null): void {
+  /**
+   * An admitted connection left the hello phase.
+   * @param c The connection.
+   * @param helloBytes The hello's size, when one was read.
+   * @param errorCode The sniffer's error code, when it refused the bytes.
+   */
+  helloDone(c: Connection<unknown>, helloBytes: number | null, errorCode: string | null): void {
     this.#inHello--;
-    bump(this.#helloPerIp, session.info.client.address, -1);
+    bump(this.#helloPerIp, c.info.client.address, -1);
     this.metrics.helloPhase.set(this.#inHello);
-    this.metrics.helloWait.observe((this.now() - session.startedAt) / 1000);
+    this.metrics.helloWait.observe((this.now() - c.startedAt) / 1000);
     if (helloBytes !== null) this.metrics.helloBytes.observe(helloBytes);
     if (errorCode !== null) this.metrics.helloErrors.labels({ code: errorCode }).inc();
   }
 
-  closed(session: Session, record: ConnectionRecord): void {
-    this.sessions.delete(session);
+  /**
+   * An admitted connection closed: counts it and writes its log line.
+   * @param c The connection.
+   * @param record Its log record.
+   */
+  closed(c: Connection<unknown>, record: ConnectionRecord): void {
     this.#active--;
-    bump(this.#perIp, session.info.client.address, -1);
+    bump(this.#perIp, c.info.client.address, -1);
     this.metrics.active.set(this.#active);
     const route = record.route ?? "none";
     this.metrics.connections.labels({ route, outcome: record.outcome }).inc();
     if (record.bytesUp) this.metrics.bytes.labels({ route, direction: "upstream" }).inc(record.bytesUp);
     if (record.bytesDown) this.metrics.bytes.labels({ route, direction: "downstream" }).inc(record.bytesDown);
-    if (record.outcome === "upstream-error") this.metrics.upstreamErrors.labels({ route }).inc();
-    if (record.outcome.startsWith("challenge-")) {
-      this.metrics.challenges.labels({ outcome: record.outcome.slice("challenge-".length) }).inc();
-    }
+    if (c.upstreamFault) this.metrics.upstreamErrors.labels({ route }).inc();
+    const challenge = CHALLENGE_LABEL[record.outcome];
+    if (challenge !== undefined) this.metrics.challenges.labels({ outcome: challenge }).inc();
     this.#logRecord(record);
   }
 
