@@ -2,8 +2,8 @@
  * @module routing.test — the routing matrix with real clients (openssl s_client, curl, node:tls,
  * node:https) through alpnmux to real TLS servers that say who they are (`who=NAME` or the HTTPS
  * body `backend:NAME`). Covers the default `acme: exact` rule, SNI exact/wildcard routes from a
- * YAML config, the `alpn` matcher, `reject`, and hellos without SNI (closed by default, routed
- * with `onNoSni: route`).
+ * YAML config, the `alpn` matcher, `reject`, and hellos without SNI (routed by default, to the
+ * default or a `noSni` route).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -104,15 +104,16 @@ describe("default config: acme-tls/1 (exactly) to the ACME server, the rest to t
     assert.equal(t12.protocol, "TLSv1.2");
   });
 
-  test("a hello without SNI is closed by default; no backend sees it", async () => {
-    const seen = def.connections.length + acme.connections.length;
+  test("a hello without SNI goes to the default by default (onNoSni: route), like https://203.0.113.7/", async () => {
+    const seen = def.connections.length;
     const o = await opensslClient({ port: r.port, noServername: true, timeoutMs: 5000 });
-    assert.equal(o.handshake, false, o.stdout);
-    assert.equal(o.who, undefined);
-    const l = await connLog(r, (c) => c.outcome === "no-sni");
-    assert.equal(l.sni, null);
-    assert.equal(l.upstream, null);
-    assert.equal(def.connections.length + acme.connections.length, seen);
+    assert.equal(o.handshake, true, o.stdout + o.stderr);
+    assert.equal(o.who, "default");
+    const l = await connLog(r, (c) => c.sni === null && c.route === "default");
+    assert.equal(l.upstream, `127.0.0.1:${def.port}`);
+    assert.equal(l.outcome, "spliced");
+    assert.equal(def.connections.length, seen + 1);
+    assert.equal(def.connections.at(-1)?.servername, false);
   });
 });
 

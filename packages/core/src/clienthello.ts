@@ -2,7 +2,8 @@
  * Parse one ClientHello handshake message (RFC 8446, Section 4.1.2), strictly where the RFCs
  * are strict and following Go's `crypto/tls` checks: no duplicate extensions, non-empty SNI and
  * ALPN lists, a single `host_name`, no trailing dot, no empty protocol, nothing left over.
- * Unknown extensions are ignored, and GREASE values (RFC 8701) are left out of every list.
+ * Unknown extensions are ignored, and GREASE values (RFC 8701) are left out of every list. The
+ * `host_name` follows the same rule as route patterns (`findHostNameIssue` in hostname.ts).
  *
  * @module clienthello
  */
@@ -10,12 +11,13 @@
 import { ByteReader } from "./bytes.ts";
 import type { ClientHello, KeyShareEntry } from "./clienthello-types.ts";
 import { ExtensionType, HandshakeType, isGrease } from "./constants.ts";
-import { ClientHelloError } from "./errors.ts";
+import { ClientHelloError, type ClientHelloErrorCode } from "./errors.ts";
+import { findHostNameIssue, type HostNameIssueCode, MAX_HOST_NAME_LENGTH } from "./hostname.ts";
 
 export type { ClientHello, KeyShareEntry } from "./clienthello-types.ts";
 
 /** Longest host name in SNI, in text form without a trailing dot (RFC 1035: 255 octets on the wire). */
-export const MAX_SERVER_NAME_LENGTH = 253;
+export const MAX_SERVER_NAME_LENGTH: number = MAX_HOST_NAME_LENGTH;
 
 /**
  * Parses a complete ClientHello handshake message: the 4-byte handshake header and its body,
@@ -116,15 +118,34 @@ export function parseClientHello(
   const exts = body.u16Prefixed("extensions");
   body.end("extensions");
 
-  const extensions = hello.extensions as number[];
   const seen: number[] = [];
+  try {
+    readExtensions(exts, hello, seen);
+  } finally {
+    for (const t of seen) SEEN[t >>> 5] = 0;
+  }
+  return hello;
+}
+
+/**
+ * One bit per extension type (2^16 bits), shared by every call: parsing is synchronous, and
+ * each call clears the bits it set before it returns or throws. An array scan would be
+ * quadratic (a 16 KiB hello holds ~4000 empty extensions); a fresh Set costs more per hello.
+ */
+const SEEN = new Uint32Array(65536 / 32);
+
+/** Reads the extensions block into `hello`; pushes each type to `seen` as it marks it in SEEN. */
+function readExtensions(exts: ByteReader, hello: Mutable<ClientHello>, seen: number[]): void {
+  const extensions = hello.extensions as number[];
   while (!exts.empty) {
     const typeAt = exts.pos;
     const ext = exts.u16("extension type");
     const len = exts.u16("extension data length");
     const start = exts.pos;
     exts.skipBytes(len, "extension data");
-    if (seen.includes(ext)) {
+    const word = ext >>> 5;
+    const bit = 1 << (ext & 31);
+    if ((SEEN[word] as number) & bit) {
       // RFC 8446, Section 4.2: no more than one extension of the same type.
       throw new ClientHelloError(
         "duplicate-extension",
@@ -132,6 +153,7 @@ export function parseClientHello(
         `extension ${ext}${extName(ext)} appears twice`,
       );
     }
+    SEEN[word] = (SEEN[word] as number) | bit;
     seen.push(ext);
     if (isGrease(ext)) continue;
     extensions.push(ext);
@@ -202,7 +224,6 @@ export function parseClientHello(
     // Build the message only on failure: this loop is the hot path.
     if (data.pos !== data.limit) data.end(`extension ${ext}${extName(ext)}`);
   }
-  return hello;
 }
 
 /** RFC 6066, Section 3: ServerNameList with at most one host_name. */
@@ -238,68 +259,36 @@ function readServerName(data: ByteReader): string | null {
   return host;
 }
 
+/** How each broken part of the host-name rule is reported for SNI. */
+const HOST_NAME_CODES: Record<HostNameIssueCode, ClientHelloErrorCode> = {
+  empty: "empty-server-name",
+  "too-long": "server-name-too-long",
+  "label-too-long": "server-name-too-long",
+  "trailing-dot": "server-name-trailing-dot",
+  "empty-label": "server-name-empty-label",
+  "bad-character": "server-name-bad-character",
+};
+
 /**
  * A host name per RFC 6066, Section 3 ("HostName" is a fully qualified DNS name without a
- * trailing dot) and the LDH rule of RFC 5890/1123: letters, digits and hyphens in labels of
- * 1-63 bytes, no hyphen at either end of a label.
+ * trailing dot), checked by the rule route patterns follow too ({@linkcode findHostNameIssue}):
+ * labels of 1-63 bytes of visible ASCII, so `_` and other bytes real clients send are read,
+ * while NUL, control bytes, space and non-ASCII bytes are refused. Returned in lower case.
  */
 function readHostName(name: ByteReader): string {
-  const at = name.offset;
-  const len = name.remaining;
-  if (len === 0)
-    throw new ClientHelloError("empty-server-name", at, "extension 0 (server_name) has an empty host_name");
-  if (len > MAX_SERVER_NAME_LENGTH) {
-    throw new ClientHelloError(
-      "server-name-too-long",
-      at,
-      `host_name is ${len} bytes, more than ${MAX_SERVER_NAME_LENGTH}`,
-    );
-  }
   const b = name.buf;
   const start = name.pos;
   const end = name.limit;
-  if (b[end - 1] === 0x2e) {
+  const issue = findHostNameIssue(b.subarray(start, end));
+  if (issue !== null) {
     throw new ClientHelloError(
-      "server-name-trailing-dot",
-      name.toStream(end - 1),
-      "host_name ends with a dot",
+      HOST_NAME_CODES[issue.code],
+      name.toStream(start + issue.index),
+      `host_name ${issue.reason}`,
     );
   }
-  let out = "";
-  let labelStart = start;
-  for (let i = start; i <= end; i++) {
-    const c = i < end ? (b[i] as number) : 0x2e;
-    if (c === 0x2e) {
-      const labelLen = i - labelStart;
-      if (labelLen === 0 || labelLen > 63) {
-        throw new ClientHelloError(
-          labelLen === 0 ? "server-name-not-ldh" : "server-name-too-long",
-          name.toStream(labelStart),
-          labelLen === 0
-            ? "host_name has an empty label"
-            : `host_name has a label of ${labelLen} bytes, more than 63`,
-        );
-      }
-      if (b[labelStart] === 0x2d || b[i - 1] === 0x2d) {
-        throw new ClientHelloError(
-          "server-name-not-ldh",
-          name.toStream(b[labelStart] === 0x2d ? labelStart : i - 1),
-          "host_name has a label that starts or ends with a hyphen",
-        );
-      }
-      labelStart = i + 1;
-      continue;
-    }
-    const lower = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-    if (!((lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d)) {
-      throw new ClientHelloError(
-        "server-name-not-ldh",
-        name.toStream(i),
-        `host_name has byte 0x${c.toString(16).padStart(2, "0")}, not a letter, digit, hyphen or dot`,
-      );
-    }
-  }
   // Build the string once; all bytes are ASCII here.
+  let out = "";
   for (let i = start; i < end; i++) {
     const c = b[i] as number;
     out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);

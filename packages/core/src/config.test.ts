@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, parseConfig } from "./config.ts";
+import {
+  ConfigError,
+  DEFAULT_CONFIG_YAML,
+  limitReached,
+  loadConfig,
+  MAX_TIMEOUT_MS,
+  parseConfig,
+} from "./config.ts";
 
 function issues(input: unknown): { path: string; message: string }[] {
   try {
@@ -23,6 +30,36 @@ describe("loadConfig()", () => {
     assert.deepEqual(c.routes[0]?.match, { acme: "exact" });
     assert.equal(c.helloTimeout, 10_000);
     assert.ok(typeof c.default === "object" && c.default.proxy === "v2");
+  });
+  test("drop-in defaults: no-SNI hellos routed, no per-address cap, any record count, auto logs", () => {
+    const c = loadConfig(DEFAULT_CONFIG_YAML);
+    assert.equal(c.onNoSni, "route");
+    assert.equal(c.limits.maxConnectionsPerIp, 0);
+    assert.equal(c.limits.maxHelloConnectionsPerIp, 64, "the hello-phase cap stays");
+    assert.equal(c.maxHelloBytes, 16384);
+    assert.equal(c.maxHelloRecords, 0);
+    assert.equal(c.log.format, "auto");
+    assert.deepEqual(parseConfig({ default: "reject" }).limits, {
+      maxConnections: 10_000,
+      maxConnectionsPerIp: 0,
+      maxHelloConnections: 2_000,
+      maxHelloConnectionsPerIp: 64,
+    });
+  });
+  test("old files keep working: onNoSni close, a per-address cap, maxHelloRecords, log format json", () => {
+    const c = loadConfig(
+      [
+        "onNoSni: close",
+        "maxHelloRecords: 16",
+        "limits: { maxConnectionsPerIp: 512 }",
+        "log: { format: json }",
+        'default: { upstream: "127.0.0.1:8443" }',
+      ].join("\n"),
+    );
+    assert.deepEqual(
+      [c.onNoSni, c.maxHelloRecords, c.limits.maxConnectionsPerIp, c.log.format],
+      ["close", 16, 512, "json"],
+    );
   });
   test("YAML syntax errors are ConfigError bad-yaml", () => {
     assert.throws(
@@ -94,6 +131,85 @@ describe("parseConfig() names the path and the reason", () => {
     });
     assert.deepEqual([c.helloTimeout, c.connectTimeout, c.drainTimeout], [1500, 250, 120_000]);
   });
+  for (const field of ["helloTimeout", "connectTimeout", "drainTimeout"] as const) {
+    for (const zero of ["0s", "0ms", 0, "0.0001s"]) {
+      test(`${field}: ${JSON.stringify(zero)} is refused, naming the field`, () => {
+        const i = issues({ [field]: zero, default: "reject" });
+        assert.equal(i.length, 1);
+        assert.equal(i[0]?.path, field);
+        assert.match(i[0]?.message ?? "", /not more than 0/);
+      });
+    }
+  }
+  test("a target's connectTimeout and the Redis timeout must be more than 0 too", () => {
+    const i = issues({
+      routes: [{ match: { sni: ["a.example"] }, target: { upstream: "127.0.0.1:1", connectTimeout: "0s" } }],
+      default: { upstream: "127.0.0.1:2", connectTimeout: 0 },
+      challenges: { store: "redis", redis: { url: "redis://127.0.0.1:6379", timeout: "0ms" } },
+    });
+    assert.deepEqual(i.map((x) => x.path).sort(), [
+      "challenges.redis.timeout",
+      "default.connectTimeout",
+      "routes[0].target.connectTimeout",
+    ]);
+  });
+  test("a duration longer than a timer can wait is refused", () => {
+    assert.equal(
+      parseConfig({ helloTimeout: MAX_TIMEOUT_MS, default: "reject" }).helloTimeout,
+      MAX_TIMEOUT_MS,
+    );
+    const i = issues({ drainTimeout: "600h", default: "reject" });
+    assert.equal(i[0]?.path, "drainTimeout");
+    assert.match(i[0]?.message ?? "", /longest timer/);
+  });
+  test("limits: maxConnectionsPerIp takes 0 (no cap) or more; the other limits stay positive", () => {
+    assert.equal(
+      issues({ limits: { maxConnectionsPerIp: -1 }, default: "reject" })[0]?.path,
+      "limits.maxConnectionsPerIp",
+    );
+    assert.equal(
+      issues({ limits: { maxHelloConnectionsPerIp: 0 }, default: "reject" })[0]?.path,
+      "limits.maxHelloConnectionsPerIp",
+    );
+    assert.equal(issues({ maxHelloRecords: -1, default: "reject" })[0]?.path, "maxHelloRecords");
+  });
+  const badPatterns: [string, RegExp][] = [
+    ["a.*.example", /"\*" may only be the whole left-most label/],
+    ["*", /lone "\*"/],
+    ["a..example", /empty label/],
+    ["", /is empty/],
+    ["a b.example", /visible ASCII/],
+    ["bücher.example", /visible ASCII/],
+    ["example.com.", /ends with a dot/],
+    [`${"a".repeat(64)}.example`, /more than 63/],
+  ];
+  for (const [pattern, why] of badPatterns) {
+    test(`an SNI pattern ${JSON.stringify(pattern.slice(0, 20))} is a config error at its path`, () => {
+      const ok = { match: { sni: ["a_b.example", "*.example"] }, target: "reject" };
+      const i = issues({
+        routes: [ok, ok, { match: { sni: ["fine.example", pattern] }, target: "reject" }],
+        default: "reject",
+      });
+      assert.equal(i.length, 1);
+      assert.equal(i[0]?.path, "routes[2].match.sni[1]");
+      assert.match(i[0]?.message ?? "", /^Cannot parse host pattern /);
+      assert.match(i[0]?.message ?? "", why);
+    });
+  }
+  test("loadConfig() refuses a bad SNI pattern the same way (check, startup and reload agree)", () => {
+    assert.throws(
+      () =>
+        loadConfig(
+          'routes: [{ match: { sni: ["a.*.example"] }, target: reject }]\ndefault: reject',
+          "x.yaml",
+        ),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.code === "invalid-config" &&
+        e.issues[0]?.path === "routes[0].match.sni[0]" &&
+        /^Invalid x\.yaml:\n {2}routes\[0\]\.match\.sni\[0\]: Cannot parse host pattern/.test(e.message),
+    );
+  });
   test("the message lists every issue", () => {
     try {
       parseConfig({ default: { upstream: "x" }, helloTimeout: "no" }, "my.yaml");
@@ -104,5 +220,16 @@ describe("parseConfig() names the path and the reason", () => {
       assert.match(e.message, /default\.upstream: "x" has no port/);
       assert.match(e.message, /helloTimeout: "no" is not a duration/);
     }
+  });
+});
+
+describe("limitReached()", () => {
+  test("0 is no cap; a positive cap is reached at the cap", () => {
+    assert.equal(limitReached(0, 0), false);
+    assert.equal(limitReached(1_000_000, 0), false);
+    assert.equal(limitReached(0, 1), false);
+    assert.equal(limitReached(1, 1), true);
+    assert.equal(limitReached(511, 512), false);
+    assert.equal(limitReached(512, 512), true);
   });
 });

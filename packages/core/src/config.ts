@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AddressError, type HostPort, parseHostPort } from "./address.ts";
 import { parseDuration } from "./duration.ts";
+import { compileHostPattern, HostPatternError } from "./hostname.ts";
 import { RedisError } from "./redis/resp.ts";
 import { parseRedisUrl } from "./redis/url.ts";
 
@@ -60,16 +61,36 @@ const hostPort = (allowEmptyHost: boolean) =>
     }
   });
 
+/** Longest delay a timer takes in every runtime (a signed 32-bit count of milliseconds). */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * A duration that bounds something (a wait, a drain, a dial), in milliseconds: more than 0
+ * (a zero bound would end every connection at once, or never start one) and at most
+ * {@linkcode MAX_TIMEOUT_MS} (longer timers fire at once in some runtimes).
+ */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
-  if (ms === null) {
-    ctx.addIssue({
-      code: "custom",
-      message: `${JSON.stringify(v)} is not a duration (like "10s", "500ms", "2m")`,
-    });
+  const fail = (message: string) => {
+    ctx.addIssue({ code: "custom", message });
     return z.NEVER;
+  };
+  if (ms === null) return fail(`${JSON.stringify(v)} is not a duration (like "10s", "500ms", "2m")`);
+  if (ms <= 0) return fail(`${JSON.stringify(v)} is not more than 0: a timeout must be positive`);
+  if (ms > MAX_TIMEOUT_MS) {
+    return fail(`${JSON.stringify(v)} is more than ${MAX_TIMEOUT_MS}ms (about 24.8 days), the longest timer`);
   }
   return ms;
+});
+
+/** An SNI pattern, compiled here so every bad pattern is a config error with its path. */
+const hostPattern = z.string().superRefine((p, ctx) => {
+  try {
+    compileHostPattern(p);
+  } catch (e) {
+    if (!(e instanceof HostPatternError)) throw e;
+    ctx.addIssue({ code: "custom", message: e.message });
+  }
 });
 
 const positiveInt = z.number().int().positive();
@@ -107,7 +128,7 @@ const target = z.union([z.literal("reject"), upstreamTarget, builtinTarget], {
 
 const matcher = z
   .strictObject({
-    sni: z.array(z.string().min(1)).min(1).optional(),
+    sni: z.array(hostPattern).min(1).optional(),
     alpn: z.array(z.string().min(1)).min(1).optional(),
     acme: z.union([z.literal(true), z.enum(["exact", "contains"])]).optional(),
     noSni: z.literal(true).optional(),
@@ -123,7 +144,29 @@ const route = z.strictObject({
 
 const logLevel = z.enum(["trace", "debug", "info", "warning", "error", "fatal"]);
 
-/** The schema of the config file. Every field but `default` has a default. */
+/**
+ * The schema of the config file. Every field but `default` has a default. Every duration must
+ * be more than 0.
+ *
+ * - `helloTimeout` (10s): how long a client may take to send its whole hello.
+ * - `connectTimeout` (5s): how long a dial to an upstream may take (a target may set its own).
+ * - `drainTimeout` (30s): how long open connections may run on after a stop signal.
+ * - `maxHelloBytes` (16384): most bytes a hello may take, record headers included. This also
+ *   bounds the records it spans, so a hello split into many small records is read whole.
+ * - `maxHelloRecords` (0): deprecated; if 0, no cap but `maxHelloBytes`. A positive value is
+ *   an extra cap on the records a hello may span.
+ * - `limits.maxConnections` (10000): open connections, all clients together.
+ * - `limits.maxConnectionsPerIp` (0): open connections per client address; if 0, no cap
+ *   (clients behind one NAT or proxy share an address). See {@linkcode limitReached}.
+ * - `limits.maxHelloConnections` (2000), `limits.maxHelloConnectionsPerIp` (64): connections
+ *   that have not sent their whole hello yet (this is what stops slowloris).
+ * - `onNotTls` (`close`): where a first flight that is not TLS goes: closed, or `default`.
+ * - `onNoSni` (`route`): a hello without SNI (a browser opening `https://203.0.113.7/`, a
+ *   health check) goes through the routes (a `noSni` matcher, else the default), as HAProxy,
+ *   nginx, Caddy and sslh do; `close` refuses it.
+ * - `log.level` (`info`); `log.format` (`auto`): `json` lines, `pretty` text, or `auto`:
+ *   pretty on a terminal, JSON otherwise (journald, files); see `resolveLogFormat`.
+ */
 export const configSchema = z
   .strictObject({
     listen: z.array(hostPort(true)).min(1).prefault(["[::]:443"]),
@@ -131,17 +174,17 @@ export const configSchema = z
     connectTimeout: duration.default(5_000),
     drainTimeout: duration.default(30_000),
     maxHelloBytes: z.number().int().min(512).max(65536).default(16384),
-    maxHelloRecords: z.number().int().min(1).max(256).default(16),
+    maxHelloRecords: z.number().int().min(0).max(65536).default(0),
     limits: z
       .strictObject({
         maxConnections: positiveInt.default(10_000),
-        maxConnectionsPerIp: positiveInt.default(512),
+        maxConnectionsPerIp: z.number().int().min(0).default(0),
         maxHelloConnections: positiveInt.default(2_000),
         maxHelloConnectionsPerIp: positiveInt.default(64),
       })
       .prefault({}),
     onNotTls: z.enum(["close", "default"]).default("close"),
-    onNoSni: z.enum(["close", "route"]).default("close"),
+    onNoSni: z.enum(["close", "route"]).default("route"),
     routes: z.array(route).default([]),
     default: z.union([z.literal("reject"), upstreamTarget]),
     admin: z
@@ -152,7 +195,10 @@ export const configSchema = z
       })
       .optional(),
     log: z
-      .strictObject({ level: logLevel.default("info"), format: z.enum(["json", "pretty"]).default("json") })
+      .strictObject({
+        level: logLevel.default("info"),
+        format: z.enum(["auto", "json", "pretty"]).default("auto"),
+      })
       .prefault({}),
     /** Where the built-in responder's challenges live: this process, or Redis (shared by instances). */
     challenges: z
@@ -161,8 +207,10 @@ export const configSchema = z
         redis: z
           .strictObject({
             url: redisUrl,
+            /** PEM file of the CA(s) that verify a `rediss:` server, read at start; default: system roots. */
+            caFile: z.string().min(1).optional(),
             keyPrefix: z.string().default("alpnmux:"),
-            timeout: duration.refine((ms) => ms > 0, "must be more than 0").default(2_000),
+            timeout: duration.default(2_000),
           })
           .optional(),
       })
@@ -217,13 +265,37 @@ export type TargetConfig = RouteConfig["target"];
 export type UpstreamTargetConfig = z.output<typeof upstreamTarget>;
 
 /**
+ * Whether a count has reached a cap where 0 means "no cap", as for
+ * `limits.maxConnectionsPerIp`.
+ *
+ * @param count How many there are now.
+ * @param cap The configured cap; if 0, no cap.
+ * @returns `true` when one more must be refused.
+ * @example
+ * ```ts
+ * import { limitReached } from "@alpnmux/core";
+ * limitReached(512, 512); // true
+ * limitReached(100_000, 0); // false: 0 is no cap
+ * ```
+ */
+export function limitReached(count: number, cap: number): boolean {
+  return cap > 0 && count >= cap;
+}
+
+/**
  * The embedded default: the "TLS-ALPN without downtime" recipe. ACME validations (ALPN exactly
- * `acme-tls/1`) go to an ACME client's temporary TLS server on 10443, everything else to the
- * HTTPS server on 8443 with PROXY v2, on IPv6 and IPv4.
+ * `acme-tls/1`) go to an ACME client's temporary TLS server on 10443, everything else, hellos
+ * without SNI included, to the HTTPS server on 8443 with PROXY v2, on IPv6 and IPv4.
  */
 export const DEFAULT_CONFIG_YAML = `# alpnmux default config: the TLS-ALPN-01 recipe
 listen: ["[::]:443", "0.0.0.0:443"]
 helloTimeout: 10s
+# Defaults worth knowing:
+#   onNoSni: route     hellos without SNI (https://203.0.113.7/, health checks) go through
+#                      the routes to the default; "close" refuses them
+#   limits: { maxConnectionsPerIp: 0 }     0: no cap per client address (the hello-phase
+#                      cap maxHelloConnectionsPerIp: 64 still stops slowloris)
+#   log: { format: auto }    pretty on a terminal, JSON lines otherwise
 routes:
   - name: acme
     match: { acme: exact }

@@ -64,11 +64,12 @@ export const ACME_TLS_ALPN = "acme-tls/1";
 /** Largest TLSPlaintext fragment (RFC 8446, Section 5.1): 2^14 bytes. */
 export const MAX_PLAINTEXT = 16384;
 
-/** Default cap on the bytes read while sniffing a hello (caddy-l4 MaxMatchingBytes). */
+/**
+ * Default cap on the bytes read while sniffing a hello, record headers included (caddy-l4
+ * MaxMatchingBytes). It also bounds the records a hello may span: each costs at least 6 bytes
+ * (a 5-byte header and a non-empty fragment), so at most 2730 fit.
+ */
 export const DEFAULT_MAX_HELLO_BYTES = 16384;
-
-/** Default cap on the records a hello may span. */
-export const DEFAULT_MAX_RECORDS = 16;
 
 /**
  * Whether a 16-bit value is a GREASE value (RFC 8701): 0x?A?A with both bytes equal.

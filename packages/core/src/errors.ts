@@ -17,7 +17,8 @@ export type ClientHelloErrorCode =
   | "empty-server-name"
   | "server-name-too-long"
   | "server-name-trailing-dot"
-  | "server-name-not-ldh"
+  | "server-name-empty-label"
+  | "server-name-bad-character"
   | "empty-list"
   | "empty-key-exchange"
   | "bad-session-id"
@@ -30,7 +31,13 @@ export type ClientHelloErrorCode =
   | "empty-record"
   | "interleaved-record"
   | "too-many-records"
-  | "too-large";
+  | "too-large"
+  /**
+   * Not a property of the input: the sniffer caught an exception other than a
+   * `ClientHelloError`, i.e. a bug. The bytes are refused rather than the exception thrown at
+   * the network; `cause` holds the exception. Tests assert it never happens.
+   */
+  | "internal";
 
 /**
  * A first flight that cannot be read as a TLS ClientHello.
@@ -58,9 +65,10 @@ export class ClientHelloError extends SyntaxError {
    * @param code The stable error code.
    * @param offset Byte offset where the problem was found.
    * @param reason The human-readable reason, without the "Cannot parse ClientHello:" prefix.
+   * @param options `cause`: the underlying exception (for `internal`).
    */
-  constructor(code: ClientHelloErrorCode, offset: number, reason: string) {
-    super(`Cannot parse ClientHello: ${reason}`);
+  constructor(code: ClientHelloErrorCode, offset: number, reason: string, options?: { cause?: unknown }) {
+    super(`Cannot parse ClientHello: ${reason}`, options);
     this.name = "ClientHelloError";
     this.code = code;
     this.offset = offset;

@@ -3,6 +3,8 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import {
   compileHostPattern,
+  findHostNameIssue,
+  type HostNameIssueCode,
   HostnameSet,
   HostPatternError,
   isReverseIpName,
@@ -12,11 +14,73 @@ import {
 } from "./hostname.ts";
 import { formatIp, parseIp } from "./ip.ts";
 
+describe("findHostNameIssue(): the one rule for SNI and patterns", () => {
+  const good = [
+    "a.example",
+    "a_b.example",
+    "_acme-challenge.example",
+    "-a.example",
+    "a-.example",
+    "xn--bcher-kva.example",
+    "203.0.113.7",
+    "a~b!c.example",
+    "x",
+    `${"a".repeat(63)}.com`,
+    `${"a.".repeat(126)}a`,
+  ];
+  for (const name of good) {
+    test(`findHostNameIssue() accepts ${JSON.stringify(name.length > 40 ? `${name.slice(0, 20)}…` : name)}`, () => {
+      assert.equal(findHostNameIssue(name), null);
+      assert.equal(findHostNameIssue(Uint8Array.from(name, (c) => c.charCodeAt(0))), null);
+    });
+  }
+
+  const bad: [string, HostNameIssueCode, number][] = [
+    ["", "empty", 0],
+    [`${"a.".repeat(127)}ab`, "too-long", 0],
+    [".", "trailing-dot", 0],
+    ["example.com.", "trailing-dot", 11],
+    [".example.com", "empty-label", 0],
+    ["a..b", "empty-label", 2],
+    [`x.${"a".repeat(64)}.com`, "label-too-long", 2],
+    ["a\0b.example", "bad-character", 1],
+    ["a\x01.example", "bad-character", 1],
+    ["a\x7f.example", "bad-character", 1],
+    ["a b.example", "bad-character", 1],
+    ["a\tb.example", "bad-character", 1],
+    ["bücher.de", "bad-character", 1],
+  ];
+  for (const [name, code, index] of bad) {
+    test(`findHostNameIssue() refuses ${JSON.stringify(name.length > 40 ? `${name.slice(0, 20)}…` : name)} (${code})`, () => {
+      const issue = findHostNameIssue(name);
+      assert.equal(issue?.code, code);
+      assert.equal(issue?.index, index);
+      // The byte form (as SNI carries it) follows the same rule; "ü" is 0xfc in Latin-1.
+      const bytes = Uint8Array.from(name, (c) => c.charCodeAt(0));
+      assert.deepEqual(findHostNameIssue(bytes), issue);
+    });
+  }
+
+  test("findHostNameIssue() agrees on text and bytes for every single byte (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 80 }), (bytes) => {
+        const text = String.fromCharCode(...bytes);
+        assert.deepEqual(findHostNameIssue(text), findHostNameIssue(bytes));
+        const ok = findHostNameIssue(bytes) === null;
+        const visible = bytes.every((b) => b === 0x2e || (b >= 0x21 && b <= 0x7e));
+        if (ok) assert.ok(visible, "only visible ASCII passes");
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe("normalizeHostname()", () => {
   test("normalizeHostname() lower-cases ASCII", () => {
     assert.equal(normalizeHostname("WWW.Example.COM"), "www.example.com");
     assert.equal(normalizeHostname("xn--bcher-kva.example"), "xn--bcher-kva.example");
     assert.equal(normalizeHostname("_svc.a-b.example"), "_svc.a-b.example");
+    assert.equal(normalizeHostname("A_B.Example"), "a_b.example");
   });
 
   const bad = [
@@ -26,8 +90,8 @@ describe("normalizeHostname()", () => {
     ".example.com",
     "a..b",
     "a b.com",
+    "a\0.com",
     "bücher.de",
-    "*.example.com",
     `${"a".repeat(64)}.com`,
     `${"a.".repeat(127)}ab`,
   ];
@@ -85,8 +149,18 @@ describe("compileHostPattern()", () => {
     [`${"a.".repeat(127)}ab`, "too-long"],
     [`*.${"a.".repeat(125)}ab`, "too-long"],
     ["exa mple.com", "bad-character"],
+    ["a.example.com b.example.com", "bad-character"],
+    ["a\0.example", "bad-character"],
+    ["a\n.example", "bad-character"],
     ["bücher.de", "bad-character"],
+    ["*.bücher.de", "bad-character"],
   ];
+  test("compileHostPattern() accepts what SNI may carry: underscores, edge hyphens", () => {
+    assert.equal(compileHostPattern("A_B.example").test("a_b.EXAMPLE"), true);
+    assert.equal(compileHostPattern("*._tcp.example").test("x._tcp.example"), true);
+    assert.equal(compileHostPattern("-x.example").test("-x.example"), true);
+  });
+
   for (const [pattern, code] of badPatterns) {
     test(`compileHostPattern() rejects ${JSON.stringify(pattern.length > 40 ? `${pattern.slice(0, 20)}…` : pattern)} (${code})`, () => {
       assert.throws(

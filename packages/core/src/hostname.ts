@@ -5,7 +5,9 @@
  * identifiers.
  *
  * Names are compared in ASCII lower case. IDNs must be given in their A-label form (`xn--…`),
- * which is what SNI carries.
+ * which is what SNI carries. One rule, {@linkcode findHostNameIssue}, decides which names are
+ * valid, for SNI in a hello and for route patterns alike: a route for `a_b.example` matches a
+ * hello whose SNI is `a_b.example`.
  *
  * @example Route by SNI
  * ```ts
@@ -21,14 +23,7 @@
 import { formatIp, parseIp } from "./ip.ts";
 
 /** Why a host pattern is rejected. */
-export type HostPatternErrorCode =
-  | "empty"
-  | "too-long"
-  | "label-too-long"
-  | "empty-label"
-  | "trailing-dot"
-  | "bad-character"
-  | "bad-wildcard";
+export type HostPatternErrorCode = HostNameIssueCode | "bad-wildcard";
 
 /**
  * A host pattern in configuration that cannot be used. Thrown at load time, never per connection.
@@ -61,19 +56,96 @@ export class HostPatternError extends TypeError {
   }
 }
 
-/** Letters, digits, hyphen and underscore (seen in real SNI), after lower-casing. */
-const LABEL_CHARS = /^[a-z0-9_-]+$/;
+/** Longest host name, in text form without a trailing dot (RFC 1035: 255 octets on the wire). */
+export const MAX_HOST_NAME_LENGTH = 253;
 
-/** Checks a lower-cased name; returns an error code and reason, or null when valid. */
-function check(name: string): [HostPatternErrorCode, string] | null {
-  if (name === "") return ["empty", "empty name"];
-  if (name.length > 253) return ["too-long", `${name.length} characters, more than 253`];
-  if (name.endsWith(".")) return ["trailing-dot", "trailing dot"];
-  for (const label of name.split(".")) {
-    if (label === "") return ["empty-label", "empty label"];
-    if (label.length > 63) return ["label-too-long", `label of ${label.length} characters, more than 63`];
-    if (!LABEL_CHARS.test(label))
-      return ["bad-character", `label ${JSON.stringify(label)} is not letters, digits, "-" or "_"`];
+/** Longest label of a host name (RFC 1035, Section 2.3.4). */
+export const MAX_LABEL_LENGTH = 63;
+
+/** Why a host name breaks {@linkcode findHostNameIssue}'s rule. */
+export type HostNameIssueCode =
+  | "empty"
+  | "too-long"
+  | "label-too-long"
+  | "empty-label"
+  | "trailing-dot"
+  | "bad-character";
+
+/** What {@linkcode findHostNameIssue} found wrong with a name. */
+export interface HostNameIssue {
+  /** The broken part of the rule. */
+  readonly code: HostNameIssueCode;
+  /** Index in the name (character or byte) where the problem is. */
+  readonly index: number;
+  /** Why, as a predicate for "the name …" or "host_name …" (e.g. `has an empty label`). */
+  readonly reason: string;
+}
+
+const DOT = 0x2e;
+
+function charText(c: number): string {
+  if (c > 0xff) return `U+${c.toString(16).toUpperCase().padStart(4, "0")}`;
+  return `0x${c.toString(16).padStart(2, "0")}`;
+}
+
+/**
+ * The one host-name rule, used both for SNI in a ClientHello and for the names in route
+ * patterns, so every name a hello can carry can be routed. It keeps the structure of a DNS name
+ * (RFC 1035; RFC 6066, Section 3 for SNI) and accepts any visible ASCII character in labels, as
+ * real SNI does (`_` in service names, and HAProxy, nginx, Caddy and sslh route whatever bytes
+ * arrive):
+ *
+ * - not empty, at most 253 characters, no trailing dot;
+ * - labels of 1 to 63 characters;
+ * - only visible ASCII (0x21-0x7e): NUL and other control characters, space and anything
+ *   non-ASCII are refused (IDNs travel as A-labels, `xn--…`).
+ *
+ * Letters are not case-folded here; callers compare in lower case.
+ *
+ * @param name The name as text, or its bytes (as in the server_name extension).
+ * @returns `null` when the name follows the rule, else the first issue found.
+ * @example
+ * ```ts
+ * import { findHostNameIssue } from "@alpnmux/core";
+ * findHostNameIssue("_acme-challenge.a_b.example"); // null
+ * findHostNameIssue("a..example")?.code; // "empty-label"
+ * findHostNameIssue(new Uint8Array([0x61, 0x00]))?.code; // "bad-character"
+ * ```
+ */
+export function findHostNameIssue(name: string | Uint8Array): HostNameIssue | null {
+  const n = name.length;
+  const at: (i: number) => number =
+    typeof name === "string" ? (i) => name.charCodeAt(i) : (i) => name[i] as number;
+  if (n === 0) return { code: "empty", index: 0, reason: "is empty" };
+  if (n > MAX_HOST_NAME_LENGTH) {
+    return {
+      code: "too-long",
+      index: 0,
+      reason: `is ${n} characters long, more than ${MAX_HOST_NAME_LENGTH}`,
+    };
+  }
+  if (at(n - 1) === DOT) return { code: "trailing-dot", index: n - 1, reason: "ends with a dot" };
+  let labelStart = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? at(i) : DOT;
+    if (c === DOT) {
+      const len = i - labelStart;
+      if (len === 0) return { code: "empty-label", index: labelStart, reason: "has an empty label" };
+      if (len > MAX_LABEL_LENGTH) {
+        return {
+          code: "label-too-long",
+          index: labelStart,
+          reason: `has a label of ${len} characters, more than ${MAX_LABEL_LENGTH}`,
+        };
+      }
+      labelStart = i + 1;
+    } else if (c < 0x21 || c > 0x7e) {
+      return {
+        code: "bad-character",
+        index: i,
+        reason: `has ${charText(c)} at index ${i}: only visible ASCII is allowed, no control characters, space or non-ASCII`,
+      };
+    }
   }
   return null;
 }
@@ -83,8 +155,8 @@ function lower(name: string): string {
 }
 
 /**
- * Normalises a host name for matching: ASCII lower case, then validated (non-empty labels of at
- * most 63 characters from `[a-z0-9_-]`, at most 253 characters, no trailing dot).
+ * Normalises a host name for matching: ASCII lower case, then checked by the rule of
+ * {@linkcode findHostNameIssue} (the same one the hello parser applies to SNI).
  *
  * @param name A host name, e.g. an SNI value.
  * @returns The lower-cased name, or `null` when it is not a valid host name (it then matches no
@@ -99,7 +171,7 @@ function lower(name: string): string {
  */
 export function normalizeHostname(name: string): string | null {
   const n = lower(name);
-  return check(n) === null ? n : null;
+  return findHostNameIssue(n) === null ? n : null;
 }
 
 /** A compiled host pattern. */
@@ -123,8 +195,9 @@ export interface HostMatcher {
  *
  * @param pattern The pattern; compared in lower case.
  * @returns A matcher.
- * @throws {HostPatternError} For an empty or too long pattern, bad labels, a trailing dot, or a
- * `*` anywhere but as the whole left-most label (`*foo.com`, `a.*.com`, `*`).
+ * @throws {HostPatternError} When the name breaks the rule of {@linkcode findHostNameIssue}
+ * (empty, too long, an empty or too long label, a trailing dot, a control, space or non-ASCII
+ * character), or for a `*` anywhere but as the whole left-most label (`*foo.com`, `a.*.com`, `*`).
  *
  * @example
  * ```ts
@@ -139,13 +212,18 @@ export function compileHostPattern(pattern: string): HostMatcher {
   const wildcard = p.startsWith("*.");
   const base = wildcard ? p.slice(2) : p;
   if (p === "*") throw new HostPatternError("bad-wildcard", pattern, 'a lone "*" matches no host name');
-  if (p.length > 253)
-    throw new HostPatternError("too-long", pattern, `${p.length} characters, more than 253`);
+  if (p.length > MAX_HOST_NAME_LENGTH) {
+    throw new HostPatternError(
+      "too-long",
+      pattern,
+      `${p.length} characters, more than ${MAX_HOST_NAME_LENGTH}`,
+    );
+  }
   if (base.includes("*")) {
     throw new HostPatternError("bad-wildcard", pattern, '"*" may only be the whole left-most label');
   }
-  const bad = check(base);
-  if (bad !== null) throw new HostPatternError(bad[0], pattern, bad[1]);
+  const bad = findHostNameIssue(base);
+  if (bad !== null) throw new HostPatternError(bad.code, pattern, `the name ${bad.reason}`);
   const test = wildcard
     ? (name: string) => {
         const n = normalizeHostname(name);

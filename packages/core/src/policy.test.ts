@@ -56,9 +56,32 @@ describe("RouteTable.decide()", () => {
     }
   });
 
-  test("a hello without SNI is closed by default (onNoSni: close)", () => {
+  test("a hello without SNI goes to the default by default (onNoSni: route)", () => {
     const d = seed.decide(hello(null, ["h2"]));
+    assert.deepEqual([d.action, d.route], ["forward", "default"]);
+  });
+
+  test("onNoSni: close refuses a hello without SNI, before any route", () => {
+    const t = table({
+      onNoSni: "close",
+      routes: [{ name: "bare", match: { noSni: true }, target: { upstream: "127.0.0.1:2" } }],
+      default: { upstream: "127.0.0.1:3" },
+    });
+    const d = t.decide(hello(null, ["h2"]));
     assert.deepEqual([d.action, d.route], ["reject", "no-sni"]);
+    assert.equal(t.decide(hello("a.example", null)).route, "default");
+  });
+
+  test("a route for a_b.example matches a hello whose SNI is a_b.example (one host-name rule)", () => {
+    const t = table({
+      routes: [
+        { name: "under", match: { sni: ["a_b.example"] }, target: { upstream: "127.0.0.1:1" } },
+        { name: "wild", match: { sni: ["*._svc.example"] }, target: { upstream: "127.0.0.1:2" } },
+      ],
+      default: "reject",
+    });
+    assert.equal(t.decide(hello("A_B.example", null)).route, "under");
+    assert.equal(t.decide(hello("x_1._svc.example", null)).route, "wild");
   });
 
   test("onNoSni: route sends SNI-less hellos through the table, where noSni matches", () => {

@@ -9,6 +9,9 @@
  * accepts `acme-tls/1` anywhere in the list. The SNI may be a reverse-DNS name for an IP
  * identifier (RFC 8738); combine with `sni` to limit names.
  *
+ * A hello without SNI goes through the routes like any other (`onNoSni: route`, the default;
+ * a `noSni` matcher picks it out), or is refused before any route (`onNoSni: close`).
+ *
  * @module policy
  */
 

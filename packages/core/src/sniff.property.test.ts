@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { buildHello, buildHelloMessage, frame } from "../testing/hello-builder.ts";
+import { ascii, buildHello, buildHelloMessage, frame, u16, vec } from "../testing/hello-builder.ts";
 import { concat } from "./bytes.ts";
 import { createSniffer, type SniffResult, sniffHello } from "./sniff.ts";
 
@@ -35,6 +35,7 @@ function build(spec: {
 }
 
 function summary(r: SniffResult) {
+  if (r.kind === "invalid" || r.kind === "too-large") return { kind: r.kind, code: r.error.code };
   if (r.kind !== "hello") return { kind: r.kind };
   const h = r.hello;
   return {
@@ -60,6 +61,49 @@ function chunks(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   }
   out.push(bytes.subarray(prev));
   return out;
+}
+
+/** Host names for SNI bodies: valid ones, names the rule refuses, and junk. */
+const names = fc.oneof(
+  fc.constantFrom("a.example", "A_B.example", "-x.example", "", "x..y", "a.", ".a", "a b", "a\0b", "\xff"),
+  fc.constantFrom(`${"a".repeat(64)}.x`, `${"a.".repeat(127)}ab`),
+  fc.stringMatching(/^[a-z0-9_.*-]{1,70}$/),
+  fc.string({ maxLength: 8 }),
+);
+const u16s = fc.array(fc.constantFrom(0x0a0a, 0x0304, 0x0303, 0x001d, 0x11ec, 0x0403), { maxLength: 4 });
+const bytes12 = fc.uint8Array({ maxLength: 12 });
+
+/**
+ * A body for each extension the parser reads, built by its RFC shape (so it gets past the first
+ * length check and reaches every branch), then sometimes damaged: a bit flipped, a byte cut or
+ * added.
+ */
+function extensionBody(type: number): fc.Arbitrary<Uint8Array> {
+  const shaped: Record<number, fc.Arbitrary<Uint8Array>> = {
+    0: fc
+      .array(fc.tuple(fc.constantFrom(0, 0, 1), names), { maxLength: 3 })
+      .map((e) => vec(2, concat(...e.map(([t, n]) => concat([t], vec(2, ascii(n))))))),
+    16: fc
+      .array(fc.oneof(fc.constantFrom("h2", "acme-tls/1", "", "\x0a\x0a"), fc.string({ maxLength: 4 })), {
+        maxLength: 4,
+      })
+      .map((ps) => vec(2, concat(...ps.map((p) => vec(1, ascii(p)))))),
+    43: u16s.map((v) => vec(1, v.flatMap(u16))),
+    10: u16s.map((v) => vec(2, v.flatMap(u16))),
+    13: u16s.map((v) => vec(2, v.flatMap(u16))),
+    45: bytes12.map((b) => vec(1, b)),
+    51: fc
+      .array(fc.tuple(fc.constantFrom(0x001d, 0x0a0a, 0x11ec), bytes12), { maxLength: 3 })
+      .map((e) => vec(2, concat(...e.map(([g, k]) => concat(u16(g), vec(2, k)))))),
+    42: fc.constant(new Uint8Array(0)),
+  };
+  const good = shaped[type] ?? bytes12;
+  return fc.tuple(good, fc.nat(3), fc.nat(), fc.nat(7)).map(([b, how, at, bit]) => {
+    if (how === 3) return concat(b, [at & 255]);
+    if (how === 0 || b.length === 0) return b;
+    const i = at % b.length;
+    return how === 1 ? Uint8Array.from(b, (x, j) => (j === i ? x ^ (1 << bit) : x)) : b.subarray(0, i);
+  });
 }
 
 describe("sniffer properties", () => {
@@ -122,28 +166,56 @@ describe("sniffer properties", () => {
     );
   });
 
-  test("random input ends only in need-more, not-tls, invalid or too-large", () => {
-    const kinds = new Set(["need-more", "not-tls", "invalid", "too-large", "hello"]);
+  test("random input ends only in the kinds its first bytes allow, never internal", () => {
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 3000 }),
+      // Mostly record-shaped: a handshake (or other) content type and a 3.x version.
+      fc
+        .tuple(fc.constantFrom(22, 22, 22, 21, 23, 0x80), fc.uint8Array({ maxLength: 3000 }))
+        .map(([t, rest]) => concat([t, 3], rest)),
+    );
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 3000 }), (bytes) => {
-        assert.ok(kinds.has(sniffHello(bytes).kind));
-      }),
-      { numRuns: 2000 },
+      fc.property(input, (bytes) => expectAllowed(sniffHello(bytes), bytes)),
+      { numRuns: 3000 },
     );
   });
 
-  test("random input behind a TLS handshake record header never throws", () => {
+  test("random input behind a TLS handshake record header: never not-tls, never internal", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 2000 }), (body) => {
         const bytes = concat([22, 3, 1, body.length >> 8, body.length & 255, 1], body);
         const r = sniffHello(bytes);
+        expectAllowed(r, bytes);
         assert.ok(r.kind !== "hello" || r.hello.message.length > 0);
       }),
       { numRuns: 2000 },
     );
   });
 
-  test("bit-flipped valid hellos end in a known result, never an exception", () => {
+  test("random bodies for every extension the parser reads: hello or invalid, never internal", () => {
+    const handled = [0, 10, 13, 16, 41, 42, 43, 45, 51, 0xfe0d];
+    const other = concat(u16(0x1234), u16(0)); // an unknown, empty extension
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...handled).chain((t) => fc.tuple(fc.constant(t), extensionBody(t))),
+        fc.nat(2),
+        fc.nat(4),
+        ([type, data], where, split) => {
+          const e = concat(u16(type), vec(2, data));
+          const list = where === 0 ? [e] : where === 1 ? [other, e] : [e, other];
+          // The random extension is the only one of its type, so its body is what gets parsed.
+          const msg = buildHelloMessage({ noExtensions: true, trailing: vec(2, concat(...list)) });
+          const bytes = frame(msg, split ? [split * 17 + 1] : []);
+          const r = sniffHello(bytes);
+          expectAllowed(r, bytes);
+          assert.ok(r.kind === "hello" || r.kind === "invalid", r.kind);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
+  test("bit-flipped valid hellos end in the kinds their first bytes allow, never internal", () => {
     fc.assert(
       fc.property(
         helloSpec,
@@ -152,12 +224,40 @@ describe("sniffer properties", () => {
         (spec, positions, bit) => {
           const bytes = Uint8Array.from(buildHello({ sni: spec.sni, alpn: spec.alpn }));
           for (const p of positions) bytes[p % bytes.length]! ^= 1 << bit;
-          const r = sniffHello(bytes);
-          assert.ok(["need-more", "not-tls", "invalid", "too-large", "hello"].includes(r.kind));
-          if (r.kind === "invalid") assert.ok(r.error.offset >= 0 && r.error.offset <= bytes.length);
+          expectAllowed(sniffHello(bytes), bytes);
         },
       ),
       { numRuns: 3000 },
     );
   });
 });
+
+type Kind = SniffResult["kind"];
+
+/**
+ * The result kinds possible for a first flight, from its first bytes alone (the sniffer's
+ * classification rules): anything else, or the `internal` code, is a bug.
+ */
+function allowedKinds(bytes: Uint8Array): readonly Kind[] {
+  if (bytes.length === 0) return ["need-more"];
+  const first = bytes[0] as number;
+  if (first === 22) return ["need-more", "hello", "invalid", "too-large"];
+  // SSL 2.0-compatible CLIENT-HELLO (top bit set, message type 1 at byte 2) is refused.
+  if (first & 0x80) return bytes.length < 3 ? ["need-more"] : bytes[2] === 1 ? ["invalid"] : ["not-tls"];
+  return ["not-tls"];
+}
+
+function expectAllowed(r: SniffResult, bytes: Uint8Array): void {
+  const allowed = allowedKinds(bytes);
+  if (r.kind === "invalid" || r.kind === "too-large") {
+    assert.notEqual(r.error.code, "internal", `internal error path taken: ${r.error.message}`);
+    assert.ok(r.error.offset >= 0 && r.error.offset <= bytes.length, `offset ${r.error.offset}`);
+    assert.equal(r.kind === "too-large", r.error.code === "too-large");
+    assert.match(r.error.message, /^Cannot parse ClientHello: /);
+  }
+  assert.ok(
+    allowed.includes(r.kind),
+    `${r.kind} for input starting ${[...bytes.subarray(0, 6)]}; allowed ${allowed}`,
+  );
+  if (r.kind !== "need-more") assert.equal(r.prelude.length, bytes.length, "the prelude keeps every byte");
+}

@@ -192,11 +192,12 @@ describe("sniffHello() rejects, each with its own code", () => {
   test("not-client-hello: decided from the first 4 bytes, before the rest arrives", () => {
     expectInvalid(Uint8Array.from([22, 3, 1, 0, 100, 2, 0, 0, 96]), "not-client-hello");
   });
-  test("too-many-records: hello in 1-byte records over the record cap", () => {
+  test("too-many-records: hello in 1-byte records over an explicit record cap", () => {
     const bytes = frame(ok, new Array(40).fill(1));
     const r = createSniffer({ maxRecords: 16 }).push(bytes);
     assert.equal(r.kind, "invalid");
     if (r.kind === "invalid") assert.equal(r.error.code, "too-many-records");
+    assert.equal(createSniffer({ maxRecords: 41 }).push(bytes).kind, "hello");
   });
   test("truncated: a vector runs past the end of the hello", () => {
     const body = concat(u16(0x0303), new Uint8Array(32), [40]); // session id says 40 bytes
@@ -247,17 +248,33 @@ describe("sniffHello() rejects, each with its own code", () => {
   test("server-name-trailing-dot", () => {
     expectInvalid(buildHello({ sni: "example.com." }), "server-name-trailing-dot");
   });
-  test("server-name-not-ldh: underscore, space, NUL, high bytes, empty label, edge hyphen", () => {
-    for (const name of [
-      "a_b.example",
-      "a b.example",
-      "a\0.example",
-      "caf\xe9.example",
-      "a..example",
-      "-a.example",
-      "a-.example",
-    ]) {
-      expectInvalid(buildHello({ sni: name }), "server-name-not-ldh");
+  test("server-name-bad-character: space, NUL, control bytes, DEL, high bytes", () => {
+    for (const name of ["a b.example", "a\0.example", "a\x01.example", "a\x7f.example", "caf\xe9.example"]) {
+      expectInvalid(buildHello({ sni: name }), "server-name-bad-character");
+    }
+  });
+  test("server-name-bad-character: the offset is the bad byte in the stream", () => {
+    const bytes = buildHello({ sni: "ab\0.example" });
+    const r = sniffHello(bytes);
+    assert.equal(r.kind === "invalid" && bytes[r.error.offset], 0);
+  });
+  test("error offsets point into the stream across many records (1-byte records)", () => {
+    const msg = buildHelloMessage({ sni: "ab\0.example" });
+    for (const sizes of [[], new Array(msg.length).fill(1), [7, 1, 30, 2]]) {
+      const bytes = frame(msg, sizes);
+      const r = sniffHello(bytes);
+      assert.equal(r.kind, "invalid");
+      if (r.kind !== "invalid") continue;
+      assert.equal(r.error.code, "server-name-bad-character");
+      assert.equal(bytes[r.error.offset], 0, `offset ${r.error.offset} with ${sizes.length} cuts`);
+      // The byte before is "b", in the previous 1-byte record when split finely.
+      const before = sizes.length > 100 ? r.error.offset - 6 : r.error.offset - 1;
+      assert.equal(bytes[before], 0x62);
+    }
+  });
+  test("server-name-empty-label: a..example, .example", () => {
+    for (const name of ["a..example", ".example"]) {
+      expectInvalid(buildHello({ sni: name }), "server-name-empty-label");
     }
   });
   test("empty-list: no cipher suites", () => {
@@ -291,6 +308,40 @@ describe("sniffHello() is bounded", () => {
     const bytes = buildHello({ keyShares: [{ group: 0x11ec, size: 2000 }] });
     assert.equal(createSniffer({ maxHelloBytes: bytes.length - 1 }).push(bytes).kind, "too-large");
     assert.equal(createSniffer({ maxHelloBytes: bytes.length }).push(bytes).kind, "hello");
+  });
+  test("the cap counts record headers: a hello in 1-byte records is read whole within it", () => {
+    const msg = buildHelloMessage({ sni: "split.example", alpn: ["h2", "http/1.1"] });
+    const bytes = frame(msg, new Array(msg.length).fill(1));
+    assert.equal(bytes.length, msg.length * 6);
+    assert.ok(bytes.length <= 16384, `${bytes.length} bytes`);
+    const r = expectHello(sniffHello(bytes));
+    assert.equal(r.records, msg.length);
+    assert.equal(r.hello.serverName, "split.example");
+    assert.deepEqual(r.hello.message, msg);
+    assert.equal(r.helloBytes, bytes.length);
+    // Byte by byte too.
+    const s = createSniffer();
+    for (let i = 0; i < bytes.length - 1; i++)
+      assert.equal(s.push(bytes.subarray(i, i + 1)).kind, "need-more");
+    assert.equal(expectHello(s.push(bytes.subarray(bytes.length - 1))).records, msg.length);
+  });
+  test("too-large: a hello in 1-byte records past the byte cap, found at the record that crosses it", () => {
+    const msg = buildHelloMessage({ keyShares: [{ group: 0x11ec, size: 3000 }] });
+    const bytes = frame(msg, new Array(msg.length).fill(1));
+    assert.ok(bytes.length > 16384);
+    const r = sniffHello(bytes);
+    assert.equal(r.kind, "too-large");
+    if (r.kind === "too-large") assert.match(r.error.message, /more than the 16384-byte limit/);
+    // The same bytes in one push or as they trickle in: refused before byte 16385 is needed.
+    const s = createSniffer();
+    let last: SniffResult = s.result;
+    let fed = 0;
+    while (last.kind === "need-more") last = s.push(bytes.subarray(fed, ++fed));
+    assert.equal(last.kind, "too-large");
+    assert.ok(fed <= 16384, `refused after ${fed} bytes`);
+    // A larger cap reads it.
+    assert.equal(createSniffer({ maxHelloBytes: bytes.length }).push(bytes).kind, "hello");
+    assert.equal(createSniffer({ maxHelloBytes: bytes.length - 1 }).push(bytes).kind, "too-large");
   });
   test("the default cap is 16 KiB", () => {
     const big = frame(buildHelloMessage({ keyShares: [{ group: 0x11ec, size: 16300 }] }), [16000]);

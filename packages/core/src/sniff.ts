@@ -4,29 +4,34 @@
  * input and keeps every byte it was given, so the caller can replay them to an upstream.
  *
  * The decision is made by the record and handshake framing lengths, not by parse success
- * (a strict prefix of a valid hello is always `need-more`). A hello may span several records
- * (RFC 8446, Section 5.1). Bytes after the hello (a ChangeCipherSpec, early data) stay in the
- * prelude untouched.
+ * (a strict prefix of a valid hello is always `need-more`). A hello may span any number of
+ * records (RFC 8446, Section 5.1; anti-censorship clients split it into dozens): the byte cap,
+ * record headers included, bounds the work. Bytes after the hello (a ChangeCipherSpec, early
+ * data) stay in the prelude untouched.
+ *
+ * Only malformed input makes an `invalid` result. An exception other than `ClientHelloError`
+ * (a bug) is caught too, so it never reaches the network code, and reported as `invalid` with
+ * the code `internal`, which tests assert never happens.
  *
  * @module sniff
  */
 
 import { parseClientHello } from "./clienthello.ts";
 import type { ClientHello } from "./clienthello-types.ts";
-import {
-  ContentType,
-  DEFAULT_MAX_HELLO_BYTES,
-  DEFAULT_MAX_RECORDS,
-  HandshakeType,
-  MAX_PLAINTEXT,
-} from "./constants.ts";
+import { ContentType, DEFAULT_MAX_HELLO_BYTES, HandshakeType, MAX_PLAINTEXT } from "./constants.ts";
 import { ClientHelloError } from "./errors.ts";
 
 /** Options of {@linkcode createSniffer}. */
 export interface SnifferOptions {
-  /** Most bytes read while looking for the end of the hello; if 0 or omitted, 16384 is used. */
+  /**
+   * Most bytes the hello may take in the stream, record headers included, through the end of
+   * its last record; if 0 or omitted, 16384 is used.
+   */
   readonly maxHelloBytes?: number;
-  /** Most TLS records the hello may span; if 0 or omitted, 16 is used. */
+  /**
+   * Most TLS records the hello may span; if 0 or omitted, no cap but `maxHelloBytes` (which
+   * allows at most `maxHelloBytes / 6` records).
+   */
   readonly maxRecords?: number;
 }
 
@@ -102,7 +107,7 @@ export interface Sniffer {
 export function createSniffer(options: SnifferOptions = {}): Sniffer {
   return new HelloSniffer(
     options.maxHelloBytes || DEFAULT_MAX_HELLO_BYTES,
-    options.maxRecords || DEFAULT_MAX_RECORDS,
+    options.maxRecords || Number.POSITIVE_INFINITY,
   );
 }
 
@@ -154,11 +159,11 @@ class HelloSniffer implements Sniffer {
       r = this.scan();
     } catch (e) {
       // Only ClientHelloError is expected; anything else is a bug, reported as invalid input
-      // rather than thrown at the network.
+      // with its own code (so tests can tell) rather than thrown at the network.
       const err =
         e instanceof ClientHelloError
           ? e
-          : new ClientHelloError("truncated", this.next, `internal parser error: ${String(e)}`);
+          : new ClientHelloError("internal", this.next, `internal error: ${String(e)}`, { cause: e });
       r = { kind: "invalid", error: err, prelude: this.prelude() };
     }
     if (r.kind !== "need-more") this.final = r;
@@ -215,6 +220,8 @@ class HelloSniffer implements Sniffer {
           `record of content type ${b[at]} before the end of the ClientHello`,
         );
       }
+      // Another record is needed: refuse as soon as not even a 1-byte one fits under the cap.
+      if (at + 6 > this.maxBytes) return this.tooLarge(`a ClientHello record would start at byte ${at}`);
       if (avail < 5) return this.needMore();
       const recLen = ((b[at + 3] as number) << 8) | (b[at + 4] as number);
       if (recLen > MAX_PLAINTEXT) {
@@ -244,6 +251,10 @@ class HelloSniffer implements Sniffer {
         this.msgTotal = 4 + (((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number));
         const minStream = this.msgTotal + 5 * Math.ceil(this.msgTotal / MAX_PLAINTEXT);
         if (minStream > this.maxBytes) return this.tooLarge(`ClientHello declares ${this.msgTotal} bytes`);
+      }
+      // The cap counts record headers, so a hello in tiny records is bounded like any other.
+      if (fragStart + recLen > this.maxBytes) {
+        return this.tooLarge(`a ClientHello record ends at byte ${fragStart + recLen}`);
       }
       if (fragAvail < recLen) return this.needMore();
       // A complete record.
@@ -313,10 +324,16 @@ class HelloSniffer implements Sniffer {
         bases.push(o, s);
         o += e - s;
       }
+      // Binary search: the parser asks for offsets often, and a hello may span 2730 records.
       toStream = (idx) => {
-        let k = 0;
-        while (k + 2 < bases.length && (bases[k + 2] as number) <= idx) k += 2;
-        return (bases[k + 1] as number) + idx - (bases[k] as number);
+        let lo = 0;
+        let hi = bases.length / 2 - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if ((bases[2 * mid] as number) <= idx) lo = mid;
+          else hi = mid - 1;
+        }
+        return (bases[2 * lo + 1] as number) + idx - (bases[2 * lo] as number);
       };
     }
     const hello = parseClientHello(message, toStream);
