@@ -7,10 +7,16 @@
  * set through A expires for B. With Redis stopped, a validation gets an alert within the
  * store timeout + 1 s, the router keeps running, `/healthz` answers, and the admin API says
  * the store is unavailable; once Redis is back, challenges are served again.
+ *
+ * Over TLS (`rediss:`, a TLS-only redis-server with a certificate from a test CA, and
+ * `challenges.redis.caFile`): a challenge set through instance C is served by instance D; an
+ * instance trusting another CA refuses the server with a clear error, and a missing CA file
+ * stops the command at start.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
+import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { issueWithAcmeClient } from "../_harness/acme.ts";
 import {
@@ -23,10 +29,13 @@ import {
   waitConn,
   x509Text,
 } from "../_harness/admin.ts";
+import { createCA, issueCert } from "../_harness/certs.ts";
 import { opensslClient, tlsProbe } from "../_harness/clients.ts";
 import { type Pebble, startPebble } from "../_harness/pebble.ts";
 import { freePort, waitForPort } from "../_harness/ports.ts";
 import { type Proc, spawnProc, workspace } from "../_harness/proc.ts";
+import { type RedisServer, redisServerArgv, startRedisServer } from "../_harness/redis.ts";
+import { spawnRouter } from "../_harness/router.ts";
 
 const ws = workspace("redis", after);
 const TIMEOUT_MS = 1000;
@@ -41,17 +50,7 @@ let a: BuiltinRouter;
 let b: BuiltinRouter;
 
 function startRedis(label: string): Proc {
-  return spawnProc(ws, label, [
-    "redis-server",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--port",
-    String(redisPort),
-    "--bind",
-    "127.0.0.1",
-  ]);
+  return spawnProc(ws, label, redisServerArgv(redisPort));
 }
 
 function redisCli(...args: string[]): string {
@@ -247,5 +246,91 @@ describe("two instances, one Redis", () => {
       process.kill(redis.pid, "SIGCONT");
     }
     assert.equal(b.proc.exitStatus(), undefined);
+  });
+});
+
+describe("two instances, one Redis over TLS (rediss: with challenges.redis.caFile)", () => {
+  let server: RedisServer;
+  let caFile: string;
+  let wrongCaFile: string;
+  let c: BuiltinRouter;
+  let d: BuiltinRouter;
+  const tlsConfig = (ca: string, prefix = PREFIX) => ({
+    challenges: {
+      store: "redis",
+      redis: {
+        url: `rediss://127.0.0.1:${server.port}/0`,
+        caFile: ca,
+        keyPrefix: prefix,
+        timeout: `${TIMEOUT_MS}ms`,
+      },
+    },
+  });
+
+  before(async () => {
+    const ca = createCA(ws.subdir("redis-pki"), "alpnmux redis test CA");
+    caFile = ca.certPath;
+    wrongCaFile = createCA(ws.subdir("other-pki"), "some other CA").certPath;
+    // TLS only (--port 0): whatever C and D exchange with it went through TLS.
+    server = await startRedisServer(ws, {
+      label: "redis-tls",
+      tls: issueCert(ca, ["localhost", "127.0.0.1"]),
+    });
+    assert.equal(server.cli("PING"), "PONG");
+    const def = await freePort();
+    [c, d] = await Promise.all([
+      startBuiltinRouter(ws, { def, label: "alpnmux-c", config: tlsConfig(caFile) }),
+      startBuiltinRouter(ws, { def, label: "alpnmux-d", config: tlsConfig(caFile) }),
+    ]);
+  });
+
+  test("a challenge stored through C is served by D", async () => {
+    const ka = "tok-tls.thumb-print";
+    const put = await adminFetch(c, "PUT", "/v1/challenges/tls.example.test", { keyAuthorization: ka });
+    assert.equal(put.status, 201, put.text);
+    assert.equal(server.cli("GET", `${PREFIX}challenge:tls.example.test`), ka);
+    assert.equal(await served(d, "tls.example.test"), sha256(ka));
+    await waitConn(d, (x) => x.sni === "tls.example.test" && x.outcome === "challenge-served");
+    assert.deepEqual((await adminFetch(d, "GET", "/v1/challenges")).json, {
+      challenges: [{ identifier: "tls.example.test", expiresAt: null }],
+    });
+    assert.equal((await adminFetch(d, "DELETE", "/v1/challenges/tls.example.test")).status, 200);
+    assert.equal(await served(c, "tls.example.test"), null);
+  });
+
+  test("a server certificate from another CA is refused with a clear error; the router keeps running", async () => {
+    const e = await startBuiltinRouter(ws, {
+      def: await freePort(),
+      label: "alpnmux-wrong-ca",
+      config: tlsConfig(wrongCaFile, `${PREFIX}wrong:`),
+    });
+    const put = await adminFetch(e, "PUT", "/v1/challenges/w.example.test", { keyAuthorization: "w.ka" });
+    assert.equal(put.status, 500, put.text);
+    const message = apiError(put).message ?? "";
+    assert.match(
+      message,
+      new RegExp(
+        `^Challenge store unavailable: Redis at 127\\.0\\.0\\.1:${server.port} \\(TLS\\): cannot connect: TLS handshake failed: .*(SELF_SIGNED_CERT_IN_CHAIN|UnknownIssuer)`,
+      ),
+    );
+    console.log(`# redis over TLS, wrong CA: ${message}`);
+    assert.equal(server.cli("KEYS", `${PREFIX}wrong:*`), "", "nothing was written");
+    assert.equal(await served(e, "w.example.test"), null);
+    assert.equal(e.proc.exitStatus(), undefined, `router exited; log ${e.proc.logPath}`);
+    await e.stop();
+  });
+
+  test("a missing CA file stops the command at start, naming the field", async () => {
+    const file = `${ws.dir}/missing-ca.yaml`;
+    const config = tlsConfig(`${ws.dir}/no-such-ca.pem`);
+    fs.writeFileSync(file, JSON.stringify(config));
+    const r = await spawnRouter(
+      ws,
+      ["--listen", `127.0.0.1:${await freePort()}`, "--default", "127.0.0.1:1", "--config", file],
+      { label: "alpnmux-missing-ca", noWait: true },
+    );
+    const exit = await r.proc.exited;
+    assert.equal(exit.code, 1, r.proc.output());
+    assert.match(r.proc.output(), /challenges\.redis\.caFile: cannot read .*no-such-ca\.pem/);
   });
 });

@@ -8,63 +8,11 @@
 import { readFileSync } from "node:fs";
 import { ListenError } from "@alpnmux/core";
 import { type CliHost, runCli } from "@alpnmux/core/cli";
-import type { RedisConnection } from "@alpnmux/core/redis";
-import { getLogger } from "@logtape/logtape";
 import { serve } from "./listener.ts";
+import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
+import { dial } from "./redis-dial.ts";
 
 const line = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
-
-/** A TCP connection for the Redis client: `data` callbacks feed a queue that `read()` pulls. */
-async function dial(hostname: string, port: number): Promise<RedisConnection> {
-  const queue: Uint8Array[] = [];
-  let ended = false;
-  // Both a read and a write may be waiting; every event wakes all, and each re-checks.
-  const waiters: (() => void)[] = [];
-  const notify = () => {
-    for (const w of waiters.splice(0)) w();
-  };
-  const end = () => {
-    ended = true;
-    notify();
-  };
-  const socket = await Bun.connect({
-    hostname,
-    port,
-    allowHalfOpen: true,
-    socket: {
-      data(_s, d) {
-        queue.push(new Uint8Array(d));
-        notify();
-      },
-      drain: notify,
-      end,
-      close: end,
-      error: end,
-      connectError: end,
-    },
-  });
-  const wait = () => new Promise<void>((r) => waiters.push(r));
-  return {
-    async write(bytes) {
-      let off = 0;
-      while (off < bytes.length) {
-        if (ended) throw new Error("connection closed");
-        const n = socket.write(bytes.subarray(off));
-        if (n < 0) throw new Error("connection closed");
-        off += n;
-        if (off < bytes.length) await wait();
-      }
-    },
-    async read() {
-      while (queue.length === 0 && !ended) await wait();
-      return queue.shift() ?? null;
-    },
-    close() {
-      socket.end();
-      end();
-    },
-  };
-}
 
 const host: CliHost = {
   runtime: `bun ${Bun.version}`,
@@ -94,11 +42,7 @@ const host: CliHost = {
   dial,
 };
 
-process.on("uncaughtException", (e) => {
-  // A bug in one connection's handling must not take the others down: log and go on.
-  getLogger(["alpnmux", "main"]).error("uncaught exception (process kept running): {error}", {
-    error: String(e?.stack ?? e),
-  });
-});
+// A bug in one connection's handling must not take the others down: log and go on.
+keepRunningOnUncaughtErrors();
 
 process.exit(await runCli(process.argv.slice(2), host));

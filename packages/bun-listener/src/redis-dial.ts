@@ -30,6 +30,7 @@ export async function dial(options: RedisDialOptions): Promise<RedisConnection> 
   const verified = new Promise<void>((resolve, reject) => {
     handshake = { resolve, reject };
   });
+  verified.catch(() => {}); // awaited only for TLS, and only once connected
   const end = () => {
     ended = true;
     handshake?.reject(new Error("TLS handshake failed: the connection closed"));

@@ -8,8 +8,14 @@
 
 import { ListenError } from "@alpnmux/core";
 import { type CliHost, runCli } from "@alpnmux/core/cli";
-import type { RedisConnection } from "@alpnmux/core/redis";
 import { serve } from "./listener.ts";
+import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
+import { dial } from "./redis-dial.ts";
+
+/** The environment variables the command reads (see `bin/alpnmux-deno`'s `--allow-env`). */
+const ENV_VARS = ["ALPNMUX_ADMIN", "ALPNMUX_ADMIN_TOKEN"] as const;
+/** `Deno.env.get` (deno.d.ts declares only `toObject`, which needs access to every variable). */
+const env = Deno.env as unknown as { get(name: string): string | undefined };
 
 const enc = new TextEncoder();
 const line = (s: string) => enc.encode(s.endsWith("\n") ? s : `${s}\n`);
@@ -18,42 +24,15 @@ const writeAll = (w: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) =>
   while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
 };
 
-/** A TCP connection for the Redis client: `conn.read` into a buffer, a write loop. */
-async function dial(hostname: string, port: number): Promise<RedisConnection> {
-  const conn = await Deno.connect({ hostname, port });
-  conn.setNoDelay(true);
-  const buf = new Uint8Array(64 * 1024);
-  let closed = false;
-  return {
-    async write(bytes) {
-      let off = 0;
-      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-    },
-    async read() {
-      if (closed) return null;
-      try {
-        const n = await conn.read(buf);
-        return n === null ? null : buf.slice(0, n);
-      } catch (e) {
-        if (closed) return null;
-        throw e;
-      }
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    },
-  };
-}
-
 const host: CliHost = {
   runtime: `deno ${Deno.version.deno}`,
-  env: Deno.env.toObject(),
+  // Only the variables the command reads, so `--allow-env=ALPNMUX_ADMIN,ALPNMUX_ADMIN_TOKEN` suffices.
+  env: Object.fromEntries(
+    ENV_VARS.flatMap((name) => {
+      const value = env.get(name);
+      return value === undefined ? [] : [[name, value]];
+    }),
+  ),
   readFile: (path) => Deno.readFile(path),
   readFileSync: (path) => Deno.readTextFileSync(path),
   readStdin: async () => new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
@@ -81,5 +60,8 @@ const host: CliHost = {
   },
   dial,
 };
+
+// A bug in one connection's handling must not take the others down: log and go on.
+keepRunningOnUncaughtErrors();
 
 Deno.exit(await runCli(Deno.args, host));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FakeRedis } from "../_test/fake-redis.ts";
+import { FakeRedis } from "../../testing/fake-redis.ts";
 import { ChallengeCertError } from "../challenge-cert.ts";
 import { ChallengeCertCache, MemoryChallengeStore } from "../challenge-store.ts";
 import { RedisChallengeStore } from "./challenge-store.ts";

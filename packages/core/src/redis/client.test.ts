@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { FakeRedis } from "../_test/fake-redis.ts";
+import { FakeRedis } from "../../testing/fake-redis.ts";
 import { RedisClient, type RedisConnection } from "./client.ts";
 import { RedisError } from "./resp.ts";
 
@@ -186,6 +186,49 @@ describe("RedisClient", () => {
     c.close();
     await assert.rejects(p, isCode("connection"));
     await assert.rejects(c.command(["PING"]), /closed/);
+  });
+
+  test("the dial gets host, port, TLS, the name to verify and the CA", async () => {
+    const fake = new FakeRedis();
+    const plain = new RedisClient({ url: "redis://10.0.0.7:6380", dial: fake.dial });
+    await plain.command(["PING"]);
+    plain.close();
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const tls = new RedisClient({ url: "rediss://redis.internal/1", dial: fake.dial, ca: pem });
+    await tls.command(["PING"]);
+    tls.close();
+    const roots = new RedisClient({ url: "rediss://[::1]:7000", dial: fake.dial });
+    await roots.command(["PING"]);
+    roots.close();
+    assert.deepEqual(fake.dialed, [
+      { host: "10.0.0.7", port: 6380, tls: false, serverName: "10.0.0.7" },
+      { host: "redis.internal", port: 6379, tls: true, serverName: "redis.internal", ca: pem },
+      { host: "::1", port: 7000, tls: true, serverName: "::1" },
+    ]);
+  });
+
+  test("a TLS dial failure names the server, TLS and the reason", async () => {
+    const c = new RedisClient({
+      url: "rediss://127.0.0.1:6390",
+      dial: async () => {
+        throw new Error("certificate verification failed: unknown issuer");
+      },
+    });
+    await assert.rejects(
+      c.command(["PING"]),
+      (e: unknown) =>
+        isCode("connection")(e) &&
+        (e as Error).message ===
+          "Redis at 127.0.0.1:6390 (TLS): cannot connect: certificate verification failed: unknown issuer",
+    );
+    c.close();
+  });
+
+  test("a CA with a redis: (plain TCP) URL is refused at construction", () => {
+    assert.throws(
+      () => new RedisClient({ url: "redis://h", dial: new FakeRedis().dial, ca: "PEM" }),
+      (e: unknown) => isCode("bad-url")(e) && /rediss:/.test(String(e)),
+    );
   });
 
   test("a bad URL is a bad-url error at construction", () => {

@@ -1,5 +1,6 @@
 /**
- * A small Redis client over an injected TCP transport ({@linkcode RedisDial}): commands are
+ * A small Redis client over an injected transport ({@linkcode RedisDial}: TCP, or TLS for
+ * `rediss:` URLs, dialled by the runtime adapter): commands are
  * pipelined on one connection and answered in order; `AUTH` and `SELECT` come from the URL;
  * every command has a timeout; after a failure the next command reconnects, no sooner than a
  * bounded exponential backoff allows (commands issued during the backoff fail at once, so a
@@ -22,7 +23,7 @@ import { formatHostPort } from "../address.ts";
 import { encodeCommand, RedisError, RespDecoder, type RespValue } from "./resp.ts";
 import { parseRedisUrl, type RedisUrl } from "./url.ts";
 
-/** One TCP connection, as a runtime adapter provides it. */
+/** One TCP or TLS connection, as a runtime adapter provides it. */
 export interface RedisConnection {
   /** Writes all of `bytes` (in order with earlier writes); rejects when the connection broke. */
   write(bytes: Uint8Array): Promise<void>;
@@ -32,15 +33,46 @@ export interface RedisConnection {
   close(): void;
 }
 
-/** Opens a TCP connection to `host:port`; rejects when it cannot. */
-export type RedisDial = (host: string, port: number) => Promise<RedisConnection>;
+/** Where and how {@linkcode RedisDial} connects. */
+export interface RedisDialOptions {
+  /** Host name or IP address (IPv6 without brackets). */
+  readonly host: string;
+  readonly port: number;
+  /**
+   * `true` (a `rediss:` URL): the connection is TLS, and it resolves only once the handshake
+   * succeeded and the server's certificate was verified (chain and `serverName`). A dial
+   * function that cannot do TLS must reject, never fall back to plain TCP.
+   */
+  readonly tls: boolean;
+  /**
+   * The name the certificate must be valid for: the URL's host (a DNS name, checked against
+   * dNSName SANs and sent as SNI, or an IP address, checked against iPAddress SANs).
+   */
+  readonly serverName: string;
+  /**
+   * PEM text of the CA certificate(s) to trust for this server (one or more `BEGIN
+   * CERTIFICATE` blocks), for a private CA; absent: the runtime's default roots. Only with `tls`.
+   */
+  readonly ca?: string;
+}
+
+/**
+ * Opens a connection (TCP, or TLS when `options.tls`); rejects when it cannot, with the
+ * reason (refused, timeout, certificate not trusted, name mismatch) in the message.
+ */
+export type RedisDial = (options: RedisDialOptions) => Promise<RedisConnection>;
 
 /** Options of {@linkcode RedisClient}. */
 export interface RedisClientOptions {
-  /** `redis://[[user]:password@]host[:port][/db]`, or its parsed form. */
+  /** `redis://[[user]:password@]host[:port][/db]` (`rediss://` for TLS), or its parsed form. */
   readonly url: string | RedisUrl;
   /** The transport. */
   readonly dial: RedisDial;
+  /**
+   * PEM CA certificate(s) that verify the server of a `rediss:` URL (passed to `dial` as
+   * `ca`); if omitted, the runtime's default roots.
+   */
+  readonly ca?: string;
   /** Per-command timeout, connecting included; if 0 or omitted, 2000 ms. */
   readonly timeoutMs?: number;
   /** First reconnect delay after a failure; doubles per failure; if 0 or omitted, 100 ms. */
@@ -81,6 +113,7 @@ export class RedisClient {
   /** Where it connects. */
   readonly url: RedisUrl;
   readonly #dial: RedisDial;
+  readonly #ca: string | undefined;
   readonly #timeout: number;
   readonly #minBackoff: number;
   readonly #maxBackoff: number;
@@ -94,12 +127,16 @@ export class RedisClient {
   #closed = false;
 
   /**
-   * @param options URL, transport and timeouts.
-   * @throws {RedisError} Code `bad-url` for a bad URL.
+   * @param options URL, transport, CA and timeouts.
+   * @throws {RedisError} Code `bad-url` for a bad URL, or a CA with a `redis:` (not TLS) URL.
    */
   constructor(options: RedisClientOptions) {
     this.url = typeof options.url === "string" ? parseRedisUrl(options.url) : options.url;
+    if (options.ca !== undefined && !this.url.tls) {
+      throw new RedisError("bad-url", "A CA certificate is set for a redis: URL: use rediss: (TLS)");
+    }
     this.#dial = options.dial;
+    this.#ca = options.ca;
     this.#timeout = options.timeoutMs || 2000;
     this.#minBackoff = options.minBackoffMs || 100;
     this.#maxBackoff = options.maxBackoffMs || 2000;
@@ -107,7 +144,7 @@ export class RedisClient {
   }
 
   get #where(): string {
-    return formatHostPort({ host: this.url.host, port: this.url.port });
+    return formatHostPort({ host: this.url.host, port: this.url.port }) + (this.url.tls ? " (TLS)" : "");
   }
 
   /**
@@ -250,7 +287,14 @@ export class RedisClient {
         this.#timeout,
       );
     });
-    const dialing = this.#dial(this.url.host, this.url.port);
+    const { host, port, tls } = this.url;
+    const dialing = this.#dial({
+      host,
+      port,
+      tls,
+      serverName: host,
+      ...(this.#ca !== undefined ? { ca: this.#ca } : {}),
+    });
     let conn: RedisConnection;
     try {
       conn = await Promise.race([dialing, timeout]);

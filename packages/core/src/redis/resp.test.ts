@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { encodeCommand, encodeValue, RedisError, RespDecoder, type RespValue } from "./resp.ts";
+import { encodeValue } from "../../testing/fake-redis.ts";
+import { encodeCommand, RedisError, RespDecoder, type RespValue } from "./resp.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const decodeAll = (bytes: Uint8Array, d = new RespDecoder()) => d.push(bytes);

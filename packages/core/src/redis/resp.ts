@@ -89,42 +89,6 @@ export function encodeCommand(args: readonly (string | Uint8Array)[]): Uint8Arra
   return concat(parts, total);
 }
 
-/**
- * Encodes any {@linkcode RespValue} (what a server sends); used by fakes and tests.
- *
- * @param value The value; a string must not contain CR or LF.
- * @returns The bytes.
- * @throws {RangeError} For a simple string or error message with CR/LF, or a non-integer number.
- * @example
- * ```ts
- * import { encodeValue } from "@alpnmux/core/redis";
- * new TextDecoder().decode(encodeValue(["OK", 1, null])); // "*3\r\n+OK\r\n:1\r\n$-1\r\n"
- * ```
- */
-export function encodeValue(value: RespValue): Uint8Array {
-  const line = (prefix: string, text: string) => {
-    if (/[\r\n]/.test(text))
-      throw new RangeError(`Cannot encode ${JSON.stringify(text)}: CR or LF in a line`);
-    return enc.encode(`${prefix}${text}\r\n`);
-  };
-  if (value === null) return enc.encode("$-1\r\n");
-  if (typeof value === "string") return line("+", value);
-  if (typeof value === "number") {
-    if (!Number.isSafeInteger(value)) throw new RangeError(`Cannot encode ${value}: not a safe integer`);
-    return line(":", String(value));
-  }
-  if (value instanceof RedisError) return line("-", value.message);
-  if (value instanceof Uint8Array) {
-    const head = enc.encode(`$${value.length}\r\n`);
-    return concat([head, value, new Uint8Array(CRLF)], head.length + value.length + 2);
-  }
-  const parts = [enc.encode(`*${value.length}\r\n`), ...value.map(encodeValue)];
-  return concat(
-    parts,
-    parts.reduce((n, p) => n + p.length, 0),
-  );
-}
-
 /** Limits of a {@linkcode RespDecoder}. */
 export interface RespDecoderOptions {
   /** Largest bulk string; if 0 or omitted, 64 MiB. */

@@ -1,13 +1,13 @@
 /**
- * `redis://[[user]:password@]host[:port][/db]` URLs, parsed strictly: only the `redis:` scheme
- * (no TLS), a host, a port in 1-65535 (default 6379), a database number (default 0), and no
- * query or fragment.
+ * `redis://[[user]:password@]host[:port][/db]` URLs, and `rediss://…` for TLS, parsed
+ * strictly: one of these two schemes, a host, a port in 1-65535 (default 6379 for both, as
+ * `redis-cli` has it), a database number (default 0), and no query or fragment.
  *
  * @example
  * ```ts
  * import { parseRedisUrl } from "@alpnmux/core/redis";
- * parseRedisUrl("redis://:s3cret@10.0.0.7:6380/2");
- * // { host: "10.0.0.7", port: 6380, db: 2, username: undefined, password: "s3cret" }
+ * parseRedisUrl("rediss://:s3cret@10.0.0.7:6380/2");
+ * // { tls: true, host: "10.0.0.7", port: 6380, db: 2, username: undefined, password: "s3cret" }
  * ```
  *
  * @module url
@@ -17,6 +17,11 @@ import { RedisError } from "./resp.ts";
 
 /** Where and how to connect. */
 export interface RedisUrl {
+  /**
+   * `true` for `rediss:`: TLS, with the server's certificate checked against `host` (the
+   * password and the challenges never cross the network in clear).
+   */
+  readonly tls: boolean;
   /** Host name or IP address (IPv6 without brackets). */
   readonly host: string;
   readonly port: number;
@@ -31,13 +36,13 @@ export interface RedisUrl {
 /**
  * Parses a Redis URL.
  *
- * @param text e.g. `redis://127.0.0.1:6379/0`.
+ * @param text e.g. `redis://127.0.0.1:6379/0` or `rediss://redis.internal:6380`.
  * @returns The parts.
  * @throws {RedisError} Code `bad-url`, with the reason.
  * @example
  * ```ts
  * import { parseRedisUrl, RedisError } from "@alpnmux/core/redis";
- * try { parseRedisUrl("rediss://example.com"); }
+ * try { parseRedisUrl("https://example.com"); }
  * catch (e) { if (e instanceof RedisError) console.log(e.code); } // "bad-url"
  * ```
  */
@@ -48,7 +53,9 @@ export function parseRedisUrl(text: string): RedisUrl {
       `Cannot parse Redis URL ${JSON.stringify(redactRedisUrl(text))}: ${reason}`,
     );
   };
-  if (!/^redis:\/\//i.test(text)) bad('expected "redis://host:port/db" (TLS "rediss:" is not supported)');
+  const scheme = /^(rediss?):\/\//i.exec(text);
+  if (!scheme) bad('expected "redis://host:port/db" or, for TLS, "rediss://host:port/db"');
+  const tls = scheme?.[1]?.toLowerCase() === "rediss";
   let u: URL;
   try {
     u = new URL(text);
@@ -65,7 +72,7 @@ export function parseRedisUrl(text: string): RedisUrl {
   if (u.port !== "") {
     port = Number(u.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) bad(`port ${u.port} is out of range`);
-  } else if ((text.slice("redis://".length).split("/")[0] ?? "").endsWith(":")) {
+  } else if ((text.slice(scheme?.[0].length).split("/")[0] ?? "").endsWith(":")) {
     bad("the port is empty");
   }
   let db = 0;
@@ -85,7 +92,7 @@ export function parseRedisUrl(text: string): RedisUrl {
   const username = u.username === "" ? undefined : decode(u.username);
   const password = u.password === "" ? undefined : decode(u.password);
   if (username !== undefined && password === undefined) bad("a user name needs a password (user:password@)");
-  return { host, port, db, username, password };
+  return { tls, host, port, db, username, password };
 }
 
 /**
@@ -96,9 +103,9 @@ export function parseRedisUrl(text: string): RedisUrl {
  * @example
  * ```ts
  * import { redactRedisUrl } from "@alpnmux/core/redis";
- * redactRedisUrl("redis://:s3cret@10.0.0.7:6379"); // "redis://:***@10.0.0.7:6379"
+ * redactRedisUrl("rediss://:s3cret@10.0.0.7:6379"); // "rediss://:***@10.0.0.7:6379"
  * ```
  */
 export function redactRedisUrl(text: string): string {
-  return text.replace(/^(redis:\/\/[^:@/]*:)[^@/]*@/i, "$1***@");
+  return text.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/i, "$1***@");
 }

@@ -2,13 +2,45 @@
  * A test-only in-memory Redis: a {@linkcode RedisDial} whose connections talk RESP2 to a tiny
  * command interpreter (SET [PX], GET, PTTL, DEL, SCAN MATCH COUNT, AUTH, SELECT, PING) with an
  * injectable clock, plus switches for failures: refuse connections, stop answering, drop every
- * connection, split replies into small chunks.
+ * connection, split replies into small chunks. Also the server side of RESP2,
+ * {@linkcode encodeValue}. Test-only: not part of the published package.
  *
  * @module fake-redis
  */
 
-import type { RedisConnection, RedisDial } from "../redis/client.ts";
-import { encodeValue, RedisError, RespDecoder, type RespValue } from "../redis/resp.ts";
+import { concat } from "../src/bytes.ts";
+import type { RedisConnection, RedisDial, RedisDialOptions } from "../src/redis/client.ts";
+import { RedisError, RespDecoder, type RespValue } from "../src/redis/resp.ts";
+
+const enc = new TextEncoder();
+
+/**
+ * Encodes any {@linkcode RespValue}, as a server sends it.
+ *
+ * @param value The value; a string must not contain CR or LF.
+ * @returns The bytes.
+ * @throws {RangeError} For a simple string or error message with CR/LF, or a non-integer number.
+ * @example
+ * ```ts
+ * new TextDecoder().decode(encodeValue(["OK", 1, null])); // "*3\r\n+OK\r\n:1\r\n$-1\r\n"
+ * ```
+ */
+export function encodeValue(value: RespValue): Uint8Array {
+  const line = (prefix: string, text: string) => {
+    if (/[\r\n]/.test(text))
+      throw new RangeError(`Cannot encode ${JSON.stringify(text)}: CR or LF in a line`);
+    return enc.encode(`${prefix}${text}\r\n`);
+  };
+  if (value === null) return enc.encode("$-1\r\n");
+  if (typeof value === "string") return line("+", value);
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw new RangeError(`Cannot encode ${value}: not a safe integer`);
+    return line(":", String(value));
+  }
+  if (value instanceof RedisError) return line("-", value.message);
+  if (value instanceof Uint8Array) return concat(enc.encode(`$${value.length}\r\n`), value, [13, 10]);
+  return concat(enc.encode(`*${value.length}\r\n`), ...value.map(encodeValue));
+}
 
 const text = new TextDecoder();
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -31,6 +63,8 @@ export class FakeRedis {
   /** Every command received, as text arrays. */
   readonly log: string[][] = [];
   dials = 0;
+  /** The options of every dial, in order. */
+  readonly dialed: RedisDialOptions[] = [];
   readonly dbs = new Map<number, Map<string, Entry>>();
   readonly #conns = new Set<() => void>();
 
@@ -52,8 +86,9 @@ export class FakeRedis {
     return this.#conns.size;
   }
 
-  readonly dial: RedisDial = async () => {
+  readonly dial: RedisDial = async (options) => {
     this.dials++;
+    this.dialed.push(options);
     if (this.refuse) throw new Error("connect ECONNREFUSED");
     const decoder = new RespDecoder();
     const inbox: Uint8Array[] = [];
