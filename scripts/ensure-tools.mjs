@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Checks that the Debian tools the e2e tests need are installed; installs them when run as root.
-// Quiet when everything is present. Usage: node scripts/ensure-tools.mjs
+// Checks that the Debian tools the e2e tests (and npm run bench) need are installed; installs them
+// when run as root, else prints the apt-get command and exits 1. Quiet when everything is present.
+// Usage: node scripts/ensure-tools.mjs
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -12,6 +13,7 @@ const TOOLS = [
   { cmd: "lego", pkg: "lego" },
   { cmd: "openssl", pkg: "openssl" },
   { cmd: "curl", pkg: "curl" },
+  // haproxy: the PROXY-protocol peer in npm run bench (bench/router.bench.mjs).
   { cmd: "haproxy", pkg: "haproxy", also: ["/usr/sbin/haproxy"] },
   { cmd: "nginx", pkg: "nginx", also: ["/usr/sbin/nginx"] },
   { cmd: "tshark", pkg: "tshark" },
@@ -20,8 +22,15 @@ const TOOLS = [
   // Shared challenges (tests/e2e/redis.test.ts): a real Redis, and redis-cli to inspect it.
   { cmd: "redis-server", pkg: "redis-server", also: ["/usr/bin/redis-server"] },
   { cmd: "redis-cli", pkg: "redis-tools" },
+  // The 1500-MTU network namespace (tests/_harness/netns.ts).
   { cmd: "ip", pkg: "iproute2", also: ["/usr/sbin/ip", "/sbin/ip"] },
   { cmd: "tc", pkg: "iproute2", also: ["/usr/sbin/tc", "/sbin/tc"] },
+  { cmd: "ss", pkg: "iproute2", also: ["/usr/bin/ss", "/bin/ss"] },
+  { cmd: "unshare", pkg: "util-linux" },
+  { cmd: "nsenter", pkg: "util-linux" },
+  // Every harness child runs under `setpriv --pdeathsig KILL` (tests/_harness/proc.ts), and the
+  // unprivileged :443 test drops CAP_NET_BIND_SERVICE with it (tests/e2e/cli.test.ts).
+  { cmd: "setpriv", pkg: "util-linux", also: ["/usr/bin/setpriv"] },
   // nginx's stream module (npm run bench compares alpnmux with nginx stream + ssl_preread).
   { file: "/usr/lib/nginx/modules/ngx_stream_module.so", pkg: "libnginx-mod-stream" },
 ];
@@ -47,8 +56,11 @@ let pkgs = missingPkgs();
 if (pkgs.length === 0) process.exit(0);
 
 if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+  const missing = TOOLS.filter((t) => !found(t)).map((t) => t.cmd ?? t.file);
   console.error(
-    `Missing tools for the e2e tests. Install them with:\n  sudo apt-get install -y ${pkgs.join(" ")}`,
+    `Missing tools for the e2e tests (${missing.join(", ")}). Not root, so not installing them.` +
+      `\nInstall them with:\n  sudo apt-get install -y --no-install-recommends ${pkgs.join(" ")}` +
+      "\nThe unit tests need none of them: npm run test:unit",
   );
   process.exit(1);
 }
