@@ -92,14 +92,37 @@ describe("alpnmux check and flags", () => {
     assert.match(b.stderr, /routes\[2\]\.target\.upstream: "10\.0\.0\.5" has no port/);
   });
 
-  test("a bad flag value starts nothing and says why", () => {
+  test("a bad flag value starts nothing and names the flag (exit 2, like an unknown flag)", () => {
     const r = cli(["--listen", "127.0.0.1:1", "--default", "127.0.0.1", "--hello-timeout", "soon"]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /default\.upstream: "127\.0\.0\.1" has no port/);
-    assert.match(r.stderr, /helloTimeout: "soon" is not a duration/);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^alpnmux: --default: "127\.0\.0\.1" has no port$/m);
+    assert.match(r.stderr, /^alpnmux: --hello-timeout: "soon" is not a duration/m);
+    assert.doesNotMatch(r.stderr, /embedded default config/);
+    const t = cli(["--listen", "127.0.0.1:1", "--acme", "builtin", "--admin-token", "too-short"]);
+    assert.equal(t.code, 2);
+    assert.equal(t.stderr.trim(), "alpnmux: --admin-token: must be at least 16 characters");
     const u = cli(["--lisen", "x"]);
     assert.equal(u.code, 2);
-    assert.match(u.stderr, /unknown flag "--lisen"/);
+    assert.match(u.stderr, /unknown flag "--lisen" \(did you mean --listen\?\)/);
+  });
+
+  test("a problem of the config file exits 1 with the file's path and reason; a flag's, 2 with the flag", () => {
+    const file = path.join(ws.dir, "bad-route.yaml");
+    fs.writeFileSync(
+      file,
+      "routes:\n  - { match: { sni: [a.example] }, target: { upstream: '10.0.0.5' } }\ndefault: reject\n",
+    );
+    const f = cli(["--config", file, "--listen", "127.0.0.1:1"]);
+    assert.equal(f.code, 1);
+    assert.match(
+      f.stderr,
+      /^Invalid .*bad-route\.yaml:\n {2}routes\[0\]\.target\.upstream: "10\.0\.0\.5" has no port$/m,
+    );
+    const both = cli(["--config", file, "--listen", "127.0.0.1:1", "--acme", "nope"]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^alpnmux: --acme: "nope" has no port$/m);
+    // The file's route keeps its own index although --acme put a route before it.
+    assert.match(both.stderr, /^ {2}routes\[0\]\.target\.upstream: "10\.0\.0\.5" has no port$/m);
   });
 
   test("binding :443 without privilege fails with advice", () => {

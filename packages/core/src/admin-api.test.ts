@@ -134,12 +134,25 @@ describe("auth", () => {
     assert.equal((await app.request("/nope")).status, 401);
   });
 
-  test("createAdminApp() rejects an empty token", () => {
+  test("createAdminApp() rejects a token no bearer header could carry, or a short one", () => {
     const router = createRouter({ config: parseConfig({ default: "reject" }) });
-    assert.throws(
-      () => createAdminApp({ router, challenges: new MemoryChallengeStore(), token: "" }),
-      (e) => e instanceof AdminApiError && e.code === "invalid-options",
-    );
+    for (const [token, why] of [
+      ["", /at least 16 characters/],
+      ["fifteen-chars-x", /at least 16 characters/],
+      ["a token with spaces", /only A-Z/],
+      ["sixteen-chars-ok!", /only A-Z/],
+    ] as const) {
+      assert.throws(
+        () => createAdminApp({ router, challenges: new MemoryChallengeStore(), token }),
+        (e) =>
+          e instanceof AdminApiError &&
+          e.code === "invalid-options" &&
+          /^Cannot create admin API: the token /.test(e.message) &&
+          why.test(e.message),
+        token,
+      );
+    }
+    assert.ok(createAdminApp({ router, challenges: new MemoryChallengeStore(), token: "0123456789abcdef" }));
   });
 
   test("timingSafeEqualStrings() compares whole strings", async () => {
@@ -345,7 +358,7 @@ describe("routes", () => {
       ],
       default: "reject",
       onNotTls: "close",
-      onNoSni: "close",
+      onNoSni: "route",
     });
     const again = parseConfig({ ...(doc as object) });
     assert.deepEqual(again.routes, config.routes, "the document parses back to the same routes");
@@ -364,7 +377,7 @@ describe("routes", () => {
         },
       ],
       default: { upstream: "127.0.0.1:8443", proxy: "v1" },
-      onNoSni: "route",
+      onNoSni: "close",
     };
     const res = await req("PUT", "/v1/routes", table);
     assert.equal(res.status, 200);
@@ -378,7 +391,7 @@ describe("routes", () => {
     const other = router.table.decide(hello("www.example.com", ["h2"]));
     assert.equal(other.route, "default");
     assert.equal(other.action === "forward" ? other.proxy : null, "v1");
-    assert.equal(router.table.decide(hello(null)).route, "default", "onNoSni: route");
+    assert.equal(router.table.decide(hello(null)).route, "no-sni", "onNoSni: close (the default is route)");
 
     assert.deepEqual(router.config.listen, config.listen);
     assert.equal(router.config.helloTimeout, 3000);

@@ -37,6 +37,7 @@ import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { formatHostPort } from "./address.ts";
+import { adminTokenProblem } from "./admin-settings.ts";
 import type { ChallengeStore } from "./challenge-store.ts";
 import {
   ConfigError,
@@ -45,7 +46,7 @@ import {
   type RouterConfig,
   type TargetConfig,
 } from "./config.ts";
-import { compileHostPattern, parseReverseIpName } from "./hostname.ts";
+import { parseReverseIpName } from "./hostname.ts";
 import { formatIp, parseIp } from "./ip.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import type { Router } from "./router.ts";
@@ -112,7 +113,7 @@ export interface AdminAppOptions {
   readonly router: Router;
   /** Where challenges are stored (the responder reads the same store). */
   readonly challenges: ChallengeStore;
-  /** The bearer token every route but `/healthz` requires; must not be empty. */
+  /** The bearer token every route but `/healthz` requires (see {@linkcode adminTokenProblem}). */
   readonly token: string;
   /** Shown by `/healthz`; if absent, left out. */
   readonly version?: string;
@@ -270,8 +271,8 @@ function configInput(c: RouterConfig): Record<string, unknown> {
 /**
  * Merges a `PUT /v1/routes` body into the running config and checks the result: the body
  * replaces `routes` and `default`; `onNotTls`/`onNoSni` keep their values when omitted; other
- * fields cannot be set here. Host patterns are compiled by the route table, not by the schema,
- * so they are checked here to report a path.
+ * fields cannot be set here. Every problem, a bad SNI pattern included, is a ConfigError with
+ * its path (the schema compiles host patterns).
  */
 function mergeRouteTable(current: RouterConfig, body: unknown): RouterConfig {
   const fail = (issues: ConfigIssue[]) => new ConfigError("invalid-config", issues, "route table");
@@ -282,7 +283,7 @@ function mergeRouteTable(current: RouterConfig, body: unknown): RouterConfig {
     const message = "cannot be changed through the admin API (only routes, default, onNotTls, onNoSni)";
     throw fail(extra.map((path) => ({ path, message })));
   }
-  const config = parseConfig(
+  return parseConfig(
     {
       ...configInput(current),
       routes: body.routes,
@@ -292,21 +293,6 @@ function mergeRouteTable(current: RouterConfig, body: unknown): RouterConfig {
     },
     "route table",
   );
-  const issues: ConfigIssue[] = [];
-  config.routes.forEach((r, i) => {
-    r.match.sni?.forEach((p, j) => {
-      try {
-        compileHostPattern(p);
-      } catch (e) {
-        issues.push({
-          path: `routes[${i}].match.sni[${j}]`,
-          message: e instanceof Error ? e.message : String(e),
-        });
-      }
-    });
-  });
-  if (issues.length) throw fail(issues);
-  return config;
 }
 
 async function sha256(crypto: Crypto, text: string): Promise<Uint8Array> {
@@ -372,7 +358,8 @@ function errorBody(e: AdminApiError) {
  *
  * @param options Router, challenge store, token, version, clock.
  * @returns A Hono app; use `app.fetch` (or `app.request` in tests).
- * @throws {AdminApiError} `invalid-options` when the token is empty.
+ * @throws {AdminApiError} `invalid-options` when {@linkcode adminTokenProblem} refuses the token
+ *   (too short, or characters a bearer token cannot carry).
  * @example
  * ```ts
  * import { createRouter, parseConfig } from "@alpnmux/core";
@@ -390,8 +377,9 @@ function errorBody(e: AdminApiError) {
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
   const { router, challenges } = options;
-  if (typeof options.token !== "string" || options.token === "") {
-    throw new AdminApiError("invalid-options", 500, "Cannot create admin API: the token is empty");
+  const problem = typeof options.token !== "string" ? "must be a string" : adminTokenProblem(options.token);
+  if (problem !== null) {
+    throw new AdminApiError("invalid-options", 500, `Cannot create admin API: the token ${problem}`);
   }
   const token = options.token;
   const crypto = options.crypto ?? globalThis.crypto;

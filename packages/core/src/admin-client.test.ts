@@ -194,6 +194,18 @@ describe("runChallengeCommand()", () => {
     assert.match(c.out[0] ?? "", /^set challenge for b\.example\.test, no expiry$/);
   });
 
+  test("after --, every word is an argument, even one that looks like a flag", async () => {
+    const { fetch, challenges } = setup();
+    const c = capture();
+    const args = ["set", "c.example.test", "--", "--tok.thumb"];
+    assert.equal(
+      await runChallengeCommand(args, { ALPNMUX_ADMIN_TOKEN: TOKEN }, c.io, fetch),
+      0,
+      c.err.join(),
+    );
+    assert.equal((await challenges.get("c.example.test"))?.keyAuthorization, "--tok.thumb");
+  });
+
   test("the default admin URL is http://127.0.0.1:9180", async () => {
     const { fetch, urls } = setup();
     assert.equal(await runChallengeCommand(["list"], { ALPNMUX_ADMIN_TOKEN: TOKEN }, capture().io, fetch), 0);
@@ -227,13 +239,21 @@ describe("runChallengeCommand()", () => {
       [["set", "a.example.test"], env, /set takes IDENTIFIER KEY_AUTHORIZATION, got 1 argument$/],
       [["delete"], env, /delete takes IDENTIFIER, got 0 arguments/],
       [["list", "extra"], env, /list takes no arguments/],
-      [["set", "a.example.test", KA, "--ttl", "soon"], env, /--ttl "soon" is not a duration/],
+      [
+        ["set", "a.example.test", KA, "--ttl", "soon"],
+        env,
+        /^alpnmux challenge: --ttl: "soon" is not a duration/,
+      ],
       [["set", "a.example.test", KA, "--ttl", "500ms"], env, /1s or more/],
-      [["delete", "a.example.test", "--ttl", "1m"], env, /--ttl only applies to set/],
-      [["list", "--bogus"], env, /unknown option --bogus/],
+      [["delete", "a.example.test", "--ttl", "1m"], env, /--ttl: only applies to set/],
+      [["list", "--bogus"], env, /unknown flag "--bogus"$/],
+      [["list", "--tll", "1m"], env, /unknown flag "--tll" \(did you mean --ttl\?\)/],
       [["list", "--admin"], env, /--admin needs a value/],
+      [["list", "--admin="], env, /--admin needs a value/],
+      [["list", "--help=yes"], env, /--help takes no value/],
       [["list"], {}, /no admin token/],
-      [["list", "--admin", "ftp://x"], env, /is not an http\(s\) URL/],
+      [["list", "--admin", "ftp://x"], env, /--admin: "ftp:\/\/x" is not an http\(s\) URL/],
+      [["list"], { ...env, ALPNMUX_ADMIN: "127.0.0.1:9180" }, /ALPNMUX_ADMIN: "127\.0\.0\.1:9180" is not/],
     ];
     for (const [args, e, why] of cases) {
       const c = capture();

@@ -19,7 +19,7 @@
  */
 
 import type { RouteTableDocument } from "./admin-api.ts";
-import { parseDuration } from "./duration.ts";
+import { type ChallengeArgs, parseChallengeArgs, UsageError } from "./cli-args.ts";
 
 /** Why an admin call failed. */
 export type AdminClientErrorCode =
@@ -271,45 +271,6 @@ Options:
   --ttl DURATION       challenge lifetime for set, like 10m, 90s, 1h (default: the server's)
 Exit status: 0 done, 1 the admin API refused or could not be reached, 2 usage error.`;
 
-class UsageError extends Error {}
-
-interface ParsedArgs {
-  readonly positional: string[];
-  readonly admin: string | undefined;
-  readonly token: string | undefined;
-  readonly ttl: string | undefined;
-  readonly help: boolean;
-}
-
-function parseArgs(args: readonly string[]): ParsedArgs {
-  const positional: string[] = [];
-  const flags: Record<string, string> = {};
-  let help = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === "--") {
-      positional.push(...args.slice(i + 1));
-      break;
-    }
-    if (a === "-h" || a === "--help") {
-      help = true;
-      continue;
-    }
-    if (!a.startsWith("--")) {
-      // A key authorization may start with "-" (base64url), so single-dash words are values.
-      positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
-    if (!["admin", "admin-token", "ttl"].includes(name)) throw new UsageError(`unknown option --${name}`);
-    const value = eq < 0 ? args[++i] : a.slice(eq + 1);
-    if (value === undefined || value === "") throw new UsageError(`--${name} needs a value`);
-    flags[name] = value;
-  }
-  return { positional, admin: flags.admin, token: flags["admin-token"], ttl: flags.ttl, help };
-}
-
 /**
  * Runs `alpnmux challenge …`: `set ID KEYAUTH [--ttl 10m]`, `delete ID`, `list`, with
  * `--admin URL` and `--admin-token TOKEN` (or `ALPNMUX_ADMIN`, `ALPNMUX_ADMIN_TOKEN`).
@@ -347,50 +308,34 @@ export async function runChallengeCommand(
     io.err(CHALLENGE_USAGE);
     return 2;
   };
-  let p: ParsedArgs;
+  let p: ChallengeArgs;
   try {
-    p = parseArgs(args[0] === "challenge" ? args.slice(1) : args);
+    p = parseChallengeArgs(args[0] === "challenge" ? args.slice(1) : args);
   } catch (e) {
-    return usage(e instanceof Error ? e.message : String(e));
+    if (e instanceof UsageError) return usage(e.message);
+    throw e;
   }
-  if (p.help) {
+  if (p.action === "help") {
     io.out(CHALLENGE_USAGE);
     return 0;
   }
-  const [command, ...rest] = p.positional;
-  const want = { set: 2, delete: 1, list: 0 } as const;
-  if (command === undefined) return usage("missing command (set, delete or list)");
-  if (!(command in want)) return usage(`unknown command ${JSON.stringify(command)}`);
-  const n = want[command as keyof typeof want];
-  if (rest.length !== n) {
-    const shape = { set: "IDENTIFIER KEY_AUTHORIZATION", delete: "IDENTIFIER", list: "no arguments" }[
-      command as keyof typeof want
-    ];
-    return usage(`${command} takes ${shape}, got ${rest.length} argument${rest.length === 1 ? "" : "s"}`);
-  }
-  let ttlSeconds: number | undefined;
-  if (p.ttl !== undefined) {
-    if (command !== "set") return usage("--ttl only applies to set");
-    const ms = parseDuration(p.ttl);
-    if (ms === null || ms < 1000)
-      return usage(`--ttl ${JSON.stringify(p.ttl)} is not a duration of 1s or more (like 10m)`);
-    ttlSeconds = ms / 1000;
-  }
+  const command = p.action;
   const token = p.token ?? env.ALPNMUX_ADMIN_TOKEN;
   if (!token) return usage("no admin token: set ALPNMUX_ADMIN_TOKEN or pass --admin-token");
   const baseUrl = p.admin ?? env.ALPNMUX_ADMIN ?? DEFAULT_ADMIN_URL;
-  if (!/^https?:\/\/[^/]/i.test(baseUrl))
-    return usage(`--admin ${JSON.stringify(baseUrl)} is not an http(s) URL`);
+  if (!/^https?:\/\/[^/]/i.test(baseUrl)) {
+    const from = p.admin !== undefined ? "--admin" : "ALPNMUX_ADMIN";
+    return usage(`${from}: ${JSON.stringify(baseUrl)} is not an http(s) URL`);
+  }
   const client = createAdminClient({ baseUrl, token, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
   try {
     if (command === "set") {
-      const [id, keyAuth] = rest as [string, string];
-      const r = await client.setChallenge(id, keyAuth, ttlSeconds);
+      const r = await client.setChallenge(p.identifier as string, p.keyAuthorization as string, p.ttlSeconds);
       io.out(
         `${r.created ? "set" : "replaced"} challenge for ${r.identifier}, ${r.expiresAt ? `expires ${r.expiresAt}` : "no expiry"}`,
       );
     } else if (command === "delete") {
-      const id = rest[0] as string;
+      const id = p.identifier as string;
       io.out(
         (await client.deleteChallenge(id))
           ? `deleted challenge for ${id}`

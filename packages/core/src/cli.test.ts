@@ -4,8 +4,19 @@ import { buildHello } from "../testing/hello-builder.ts";
 import { type CliHost, runCli } from "./cli.ts";
 import { ListenError } from "./listen-error.ts";
 import type { Router } from "./router.ts";
+import { sniffHello } from "./sniff.ts";
 
-function fakeHost(files: Record<string, string | Uint8Array> = {}, stdin = new Uint8Array(0)) {
+function helloOf(sni: string) {
+  const r = sniffHello(buildHello({ sni }));
+  if (r.kind !== "hello") throw new Error(r.kind);
+  return r.hello;
+}
+
+function fakeHost(
+  files: Record<string, string | Uint8Array> = {},
+  stdin = new Uint8Array(0),
+  env: Record<string, string> = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
   const logs: string[] = [];
@@ -14,7 +25,7 @@ function fakeHost(files: Record<string, string | Uint8Array> = {}, stdin = new U
   const served: { listen: unknown[]; stopped: boolean; router: Router }[] = [];
   const host: CliHost & { serveThrows?: unknown } = {
     runtime: "test",
-    env: {},
+    env,
     readFile: async (p) => {
       const f = files[p];
       if (f === undefined) throw new Error(`ENOENT ${p}`);
@@ -58,7 +69,66 @@ describe("runCli()", () => {
   test("usage errors exit 2", async () => {
     const f = fakeHost();
     assert.equal(await runCli(["--nope"], f.host), 2);
-    assert.match(f.err[0] ?? "", /unknown flag/);
+    assert.match(f.err[0] ?? "", /^alpnmux: unknown flag "--nope"\n\nalpnmux: TLS :443 router/);
+  });
+
+  test("a flag value the config refuses exits 2 naming the flag, and starts nothing", async () => {
+    const f = fakeHost();
+    assert.equal(await runCli(["--admin-token", "short", "--acme", "builtin"], f.host), 2);
+    assert.equal(f.err[0], "alpnmux: --admin-token: must be at least 16 characters");
+    assert.equal(
+      await runCli(["--admin-token", "sixteen chars, but spaces", "--acme", "builtin"], f.host),
+      2,
+    );
+    assert.match(f.err[1] ?? "", /^alpnmux: --admin-token: must use only A-Z/);
+    assert.equal(
+      await runCli(["--listen", "bogus", "--default", "10.0.0.5", "--hello-timeout", "soon"], f.host),
+      2,
+    );
+    assert.equal(
+      f.err[2],
+      [
+        'alpnmux: --listen: "bogus" has no port',
+        'alpnmux: --hello-timeout: "soon" is not a duration (like "10s", "500ms", "2m")',
+        'alpnmux: --default: "10.0.0.5" has no port',
+      ].join("\n"),
+    );
+    assert.equal(f.served.length, 0);
+  });
+
+  test("flag problems and the file's own are reported together, each with its source", async () => {
+    const f = fakeHost({
+      "c.yaml":
+        'routes:\n  - { match: { sni: [a.example] }, target: { upstream: "10.0.0.5" } }\ndefault: reject\n',
+    });
+    assert.equal(await runCli(["--config", "c.yaml", "--acme", "nope"], f.host), 2);
+    assert.equal(
+      f.err[0],
+      [
+        'alpnmux: --acme: "nope" has no port',
+        "Invalid c.yaml:",
+        // The file's first route: --acme put its own route in front of it.
+        '  routes[0].target.upstream: "10.0.0.5" has no port',
+      ].join("\n"),
+    );
+    f.files["c.yaml"] = "default: { upstream: 10.0.0.5 }\n";
+    assert.equal(
+      await runCli(["--config", "c.yaml", "--acme", "127.0.0.1:1"], f.host),
+      1,
+      "the file alone: 1",
+    );
+    assert.match(f.err[1] ?? "", /^Invalid c\.yaml:\n {2}default\.upstream: "10\.0\.0\.5" has no port$/);
+  });
+
+  test("an admin token from the environment or a file follows the same rule, named by its source", async () => {
+    const args = ["--listen", "127.0.0.1:4443", "--acme", "builtin", "--default", "127.0.0.1:1"];
+    let f = fakeHost({}, undefined, { ALPNMUX_ADMIN_TOKEN: "short" });
+    assert.equal(await runCli(args, f.host), 1);
+    assert.match(f.err[0] ?? "", /ALPNMUX_ADMIN_TOKEN: must be at least 16 characters/);
+    f = fakeHost({ "t.txt": "token with spaces in it\n" });
+    assert.equal(await runCli([...args, "--admin-token-file", "t.txt"], f.host), 1);
+    assert.match(f.err[0] ?? "", /admin\.tokenFile: must use only A-Z/);
+    assert.equal(f.served.length, 0);
   });
 
   test("hello reads stdin or a file and prints one JSON object", async () => {
@@ -122,6 +192,55 @@ describe("runCli()", () => {
     assert.ok(f.logs.some((l) => l.includes("need a restart")));
     f.signal("SIGINT");
     assert.equal(await done, 0);
+  });
+
+  test("SIGHUP with a bad SNI pattern is refused with its path; the old routes still route", async () => {
+    const file = (sni: string) =>
+      `listen: ["127.0.0.1:4443"]\nroutes:\n  - { name: web, match: { sni: ["${sni}"] }, target: { upstream: "127.0.0.1:1111" } }\ndefault: reject\n`;
+    const f = fakeHost({ "r.yaml": file("*.example") });
+    let unhandled: unknown;
+    const onUnhandled = (e: unknown) => {
+      unhandled = e;
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const done = runCli(["--config", "r.yaml"], f.host);
+      const tick = () => new Promise((r) => setTimeout(r, 20));
+      await tick();
+      const router = f.served[0]?.router as Router;
+      const route = () => router.table.decide(helloOf("www.example")).action;
+      assert.equal(route(), "forward");
+      f.files["r.yaml"] = file("a.*.example");
+      f.reload();
+      await tick();
+      const refused = f.logs.find((l) => l.includes("reload refused"));
+      assert.ok(refused, f.logs.join(""));
+      assert.match(refused, /routes\[0\]\.match\.sni\[0\]/);
+      assert.match(refused, /a\.\*\.example/);
+      assert.equal(route(), "forward", "the old table still routes");
+      assert.match(router.metrics.registry.render(), /alpnmux_config_reloads_total\{result="error"\} 1/);
+
+      // Whatever step throws, a reload is refused, never an uncaught error: here setConfig itself.
+      f.files["r.yaml"] = file("b.example");
+      const setConfig = router.setConfig;
+      router.setConfig = () => {
+        throw new RangeError("refused by the router");
+      };
+      f.reload();
+      await tick();
+      router.setConfig = setConfig;
+      assert.ok(f.logs.some((l) => l.includes("reload refused") && l.includes("refused by the router")));
+      assert.equal(route(), "forward");
+
+      f.reload();
+      await tick();
+      assert.equal(route(), "reject", "a good file afterwards is applied");
+      f.signal("SIGTERM");
+      assert.equal(await done, 0);
+      assert.equal(unhandled, undefined);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 
   test("run reports a bind failure with advice and exits 1", async () => {

@@ -11,9 +11,17 @@ import type { Hono } from "hono";
 import { parse as parseYaml } from "yaml";
 import { formatHostPort } from "./address.ts";
 import { runChallengeCommand } from "./admin-client.ts";
-import type { AdminSettings } from "./admin-settings.ts";
+import { type AdminSettings, adminTokenProblem } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
-import { applyRunFlags, parseCli, type RunFlags, USAGE, UsageError } from "./cli-args.ts";
+import {
+  applyRunFlags,
+  attributeIssues,
+  parseCli,
+  type RunFlags,
+  USAGE,
+  UsageError,
+  type UsageIssue,
+} from "./cli-args.ts";
 import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, parseConfig, type RouterConfig } from "./config.ts";
 import { helloReport } from "./hello-report.ts";
 import { ListenError } from "./listen-error.ts";
@@ -64,7 +72,8 @@ export interface CliHost {
  *
  * @param argv Arguments.
  * @param host Runtime I/O.
- * @returns The exit code (0 ok, 1 failure, 2 usage).
+ * @returns The exit code: 0 ok, 1 failure (the config file, the listeners), 2 the command line
+ *   (an unknown flag, or a flag value the config refuses: `--admin-token: must be at least 16 characters`).
  * @example
  * ```ts
  * import { type CliHost, runCli } from "@alpnmux/core/cli";
@@ -94,7 +103,7 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
     cmd = parseCli(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      host.err(`alpnmux: ${e.message}\n\n${USAGE}`);
+      host.err(`${prefixed(e.message)}\n\n${USAGE}`);
       return 2;
     }
     throw e;
@@ -145,7 +154,34 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
   }
 }
 
-/** Reads the config file (or the embedded default), merges the flags, and checks it. */
+/** Each line as `alpnmux: line`. */
+function prefixed(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => `alpnmux: ${l}`)
+    .join("\n");
+}
+
+/** What went wrong, for stderr or a log line: a usage error's lines (each `alpnmux: …`), then its cause's. */
+function describe(e: unknown): string {
+  if (e instanceof UsageError) {
+    return `${prefixed(e.message)}${e.cause instanceof Error ? `\n${e.cause.message}` : ""}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Flag values refused before they reach the config, with the rule's own wording. */
+function checkRunFlags(flags: RunFlags): UsageIssue[] {
+  const problem = flags.adminToken === undefined ? null : adminTokenProblem(flags.adminToken);
+  return problem === null ? [] : [{ flag: "--admin-token", message: `--admin-token: ${problem}` }];
+}
+
+/**
+ * Reads the config file (or the embedded default), merges the flags, and checks it. A problem
+ * with a value a flag set is a {@linkcode UsageError} naming the flag (`--default: "10.0.0.5"
+ * has no port`), with the file's own problems, if any, as its `cause`; a problem of the file
+ * alone is a {@linkcode ConfigError}.
+ */
 async function loadRunConfig(flags: RunFlags, host: CliHost): Promise<RouterConfig> {
   const source = flags.config ?? "embedded default config";
   let text: string;
@@ -164,7 +200,23 @@ async function loadRunConfig(flags: RunFlags, host: CliHost): Promise<RouterConf
   } catch (e) {
     throw new ConfigError("bad-yaml", [{ path: "", message: (e as Error).message }], source);
   }
-  return parseConfig(applyRunFlags(doc, flags), source);
+  const checked = checkRunFlags(flags);
+  let fromFlags: UsageIssue[] = [];
+  let fileError: ConfigError | undefined;
+  let config: RouterConfig | undefined;
+  try {
+    config = parseConfig(applyRunFlags(doc, flags), source);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const split = attributeIssues(e.issues, doc, flags);
+    // A flag refused above keeps that message rather than the schema's.
+    fromFlags = split.flags.filter((i) => !checked.some((c) => c.flag === i.flag));
+    if (split.file.length) fileError = new ConfigError(e.code, split.file, source);
+  }
+  const issues = [...checked, ...fromFlags];
+  if (issues.length) throw new UsageError("bad-value", issues, fileError ? { cause: fileError } : {});
+  if (fileError || config === undefined) throw fileError;
+  return config;
 }
 
 async function run(flags: RunFlags, host: CliHost): Promise<number> {
@@ -172,8 +224,8 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
   try {
     config = await loadRunConfig(flags, host);
   } catch (e) {
-    host.err(e instanceof Error ? e.message : String(e));
-    return 1;
+    host.err(describe(e));
+    return e instanceof UsageError ? 2 : 1;
   }
   await configureLogging({ level: config.log.level, format: config.log.format, write: host.writeLog });
   const log = getLogger(["alpnmux", "main"]);
@@ -225,8 +277,11 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
     routes: instance.router.table.routeNames,
     helloTimeout: config.helloTimeout,
   });
+  // One reload at a time, in signal order: each compares against the config the last one applied.
+  let reloading = Promise.resolve();
   host.onReloadSignal(() => {
-    reload(flags, host, instance.router, config).then((next) => {
+    reloading = reloading.then(async () => {
+      const next = await reload(flags, host, instance.router, config);
       if (next) config = next;
     });
   });
@@ -247,10 +302,11 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
 }
 
 /**
- * SIGHUP: re-reads the config file and swaps the route table atomically. A bad file is logged
- * with every path and reason, and the running table stays. Settings that need new sockets
- * (listen addresses, admin API, the challenge store) are reported and keep their running values
- * until a restart.
+ * SIGHUP: re-reads the config file and swaps the route table atomically. Every step (read,
+ * parse, check, `router.setConfig`) is inside one `try`: a bad file, or a table the router
+ * refuses (e.g. a bad SNI pattern), is logged with every path and reason, counted, and the
+ * running table stays. Settings that need new sockets (listen addresses, admin API, the
+ * challenge store) are reported and keep their running values until a restart. Never throws.
  */
 async function reload(
   flags: RunFlags,
@@ -259,30 +315,27 @@ async function reload(
   running: RouterConfig,
 ): Promise<RouterConfig | null> {
   const log = getLogger(["alpnmux", "main"]);
-  let next: RouterConfig;
   try {
-    next = await loadRunConfig(flags, host);
+    const next = await loadRunConfig(flags, host);
+    const needsRestart = [
+      JSON.stringify(next.listen) !== JSON.stringify(running.listen) ? "listen" : null,
+      JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
+      JSON.stringify(next.challenges) !== JSON.stringify(running.challenges) ? "challenges" : null,
+    ].filter((x) => x !== null);
+    const applied = { ...next, listen: running.listen, admin: running.admin, challenges: running.challenges };
+    router.setConfig(applied);
+    log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {
+      routes: router.table.routeNames,
+    });
+    if (needsRestart.length) {
+      log.warn("reload: {fields} changed and need a restart; the running values stay", {
+        fields: needsRestart,
+      });
+    }
+    return applied;
   } catch (e) {
     router.metrics.configReloads.labels({ result: "error" }).inc();
-    log.error("reload refused, the running config stays: {error}", {
-      error: e instanceof Error ? e.message : String(e),
-    });
+    log.error("reload refused, the running config stays: {error}", { error: describe(e) });
     return null;
   }
-  const needsRestart = [
-    JSON.stringify(next.listen) !== JSON.stringify(running.listen) ? "listen" : null,
-    JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
-    JSON.stringify(next.challenges) !== JSON.stringify(running.challenges) ? "challenges" : null,
-  ].filter((x) => x !== null);
-  const applied = { ...next, listen: running.listen, admin: running.admin, challenges: running.challenges };
-  router.setConfig(applied);
-  log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {
-    routes: router.table.routeNames,
-  });
-  if (needsRestart.length) {
-    log.warn("reload: {fields} changed and need a restart; the running values stay", {
-      fields: needsRestart,
-    });
-  }
-  return applied;
 }

@@ -22,9 +22,9 @@ describe("helloReport()", () => {
     assert.deepEqual("versions" in report && report.versions, ["TLSv1.2"]);
   });
   test("errors carry code, offset and message; exit 1", () => {
-    const r = helloReport(buildHello({ sni: "bad_name.example" }));
+    const r = helloReport(buildHello({ sni: "bad name.example" }));
     assert.equal(r.exitCode, 1);
-    assert.equal("error" in r.report && r.report.error, "server-name-not-ldh");
+    assert.equal("error" in r.report && r.report.error, "server-name-bad-character");
     assert.ok("offset" in r.report && r.report.offset > 5);
     const t = helloReport(buildHello().subarray(0, 40));
     assert.deepEqual([t.exitCode, "error" in t.report && t.report.error], [1, "truncated"]);
