@@ -234,7 +234,7 @@ describe("bad input", () => {
     }
   });
 
-  test("PUT /v1/routes with an upstream without port is 400 naming the path; the running table stays", async () => {
+  test("PUT /v1/routes with an upstream without port or a bad SNI pattern is 400 naming the path; the running table stays", async () => {
     const before = await adminFetch(router, "GET", "/v1/routes");
     assert.equal(before.status, 200);
     const reloads = metricValue(
@@ -254,6 +254,16 @@ describe("bad input", () => {
       `issues do not name routes[0].target.upstream: ${bad.text}`,
     );
     assert.match(e.message ?? "", /routes\[0\]\.target\.upstream/);
+
+    const pattern = await adminFetch(router, "PUT", "/v1/routes", {
+      routes: [{ name: "web", match: { sni: ["a.*.example.test"] }, target: "reject" }],
+      default: "reject",
+    });
+    assert.equal(pattern.status, 400, pattern.text);
+    assert.equal(apiError(pattern).code, "invalid-config");
+    const issue = (apiError(pattern).issues ?? []).find((i) => i.path === "routes[0].match.sni[0]");
+    assert.ok(issue, `issues do not name routes[0].match.sni[0]: ${pattern.text}`);
+    assert.match(issue.message, /a\.\*\.example\.test/);
 
     const extra = await adminFetch(router, "PUT", "/v1/routes", {
       default: { upstream: `127.0.0.1:${two.port}` },
@@ -275,7 +285,7 @@ describe("bad input", () => {
     assert.equal(c.who, "one", "traffic no longer goes to the running default");
     c.socket.destroy();
     const m = await adminFetch(router, "GET", "/metrics");
-    assert.equal(metricValue(m.text, 'alpnmux_config_reloads_total{result="error"}'), reloads + 2);
+    assert.equal(metricValue(m.text, 'alpnmux_config_reloads_total{result="error"}'), reloads + 3);
   });
 });
 
