@@ -199,8 +199,12 @@ async function main() {
     // `--alpnmux NAME=BIN` (repeatable) benchmarks other alpnmux commands in the same run, e.g. the
     // Deno listener or a checkout of an earlier commit: `--alpnmux before=/tmp/old/node_modules/.bin/alpnmux`.
     const extra = argv.flatMap((a, i) => (a === "--alpnmux" && argv[i + 1] ? [argv[i + 1]] : []));
-    const alpnmuxes = [["alpnmux", path.join(ROOT, "node_modules/.bin/alpnmux")], ...extra.map((e) => e.split("="))];
-    for (const [name, bin] of alpnmuxes) targets.push(await startAlpnmux(ports, children, workDir, versions, name, bin));
+    const alpnmuxes = [
+      ["alpnmux", path.join(ROOT, "node_modules/.bin/alpnmux")],
+      ...extra.map((e) => e.split("=")),
+    ];
+    for (const [name, bin] of alpnmuxes)
+      targets.push(await startAlpnmux(ports, children, workDir, versions, name, bin));
     if (!argv.includes("--no-haproxy")) {
       const t = await startHaproxy(ports, children, workDir, versions).catch((e) => {
         log(`haproxy: skipped (${e.message})`);

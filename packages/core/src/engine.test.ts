@@ -8,8 +8,9 @@ import { buildHello } from "../testing/hello-builder.ts";
 import { decodeProxyHeader } from "../testing/proxy-protocol-decoder.ts";
 import { parseConfig, type RouterConfigInput } from "./config.ts";
 import type { Connection } from "./connection.ts";
-import { Engine, HOLD_HIGH_WATER } from "./engine.ts";
+import { Engine } from "./engine.ts";
 import type { ConnectionRecord, EngineIO } from "./engine-types.ts";
+import { HOLD_HIGH_WATER } from "./flow.ts";
 import { type ChallengeHost, createRouter } from "./router.ts";
 import type { ChallengeResponder, ResponderOutput } from "./tls13/responder.ts";
 

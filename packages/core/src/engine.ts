@@ -25,17 +25,16 @@ import { getLogger } from "@logtape/logtape";
 import { formatHostPort } from "./address.ts";
 import type { ClientHello } from "./clienthello-types.ts";
 import { Connection, type DeadlineKind, type Flow } from "./connection.ts";
+import { recordOf } from "./connection-record.ts";
 import { ProtocolVersion } from "./constants.ts";
 import { DeadlineQueue } from "./deadlines.ts";
-import type { ConnectionInfo, ConnectionRecord, EndReason, EngineIO, Outcome, Side } from "./engine-types.ts";
+import type { ConnectionInfo, EndReason, EngineIO, Outcome, Side } from "./engine-types.ts";
+import { flush, forward, hold, resumeFrom, writeToClient } from "./flow.ts";
 import type { CloseReason, Decision } from "./policy.ts";
 import { proxyHeaderFor } from "./proxy-header.ts";
 import type { Router } from "./router.ts";
 import { createSniffer } from "./sniff.ts";
 import type { ResponderOutcome, ResponderOutput } from "./tls13/responder.ts";
-
-/** Held bytes per direction (dialing, responder busy) above which the client is paused. */
-export const HOLD_HIGH_WATER = 64 * 1024;
 
 /** TLS alert descriptions the engine sends itself (RFC 8446, Section 6). */
 const Alert = { internalError: 80, protocolVersion: 70, unrecognizedName: 112 } as const;
@@ -125,7 +124,7 @@ export class Engine<S> {
   data(c: Connection<S>, side: Side, bytes: Uint8Array): void {
     try {
       if (side === "upstream") {
-        if (c.phase === "splice") this.#forward(c, c.down, bytes);
+        if (c.phase === "splice") forward(this.#io, c, c.down, bytes);
         return;
       }
       switch (c.phase) {
@@ -134,14 +133,14 @@ export class Engine<S> {
           return;
         case "lookup":
         case "dialing":
-          this.#hold(c, c.up, bytes);
+          hold(this.#io, c, c.up, bytes);
           return;
         case "respond":
-          this.#hold(c, c.up, bytes);
+          hold(this.#io, c, c.up, bytes);
           this.#feed(c);
           return;
         case "splice":
-          this.#forward(c, c.up, bytes);
+          forward(this.#io, c, c.up, bytes);
           return;
         case "closed":
           return;
@@ -496,7 +495,7 @@ export class Engine<S> {
     c.bytesUp += c.up.queued;
     c.up.queue = [];
     c.up.queued = 0;
-    this.#writeToClient(c, Uint8Array.of(21, 3, 3, 0, 2, 2, description));
+    writeToClient(this.#io, c, Uint8Array.of(21, 3, 3, 0, 2, 2, description));
     c.end ??= "responder-done";
     c.closeWhenFlushed = true;
     this.#maybeFinish(c);
@@ -510,7 +509,7 @@ export class Engine<S> {
     c.bytesUp += bytes.length;
     c.up.queue = [];
     c.up.queued = 0;
-    this.#resumeFrom(c, c.up);
+    resumeFrom(this.#io, c, c.up);
     c.responderBusy = true;
     responder.receive(bytes).then(
       (out) => this.#responded(c, out),
@@ -528,7 +527,7 @@ export class Engine<S> {
           c.error ??= `sent alert ${out.outcome.alertName}: ${out.outcome.reason}`;
         if (out.outcome.type === "alert-received") c.error ??= `received alert ${out.outcome.alertName}`;
       }
-      if (out.write.length > 0) this.#writeToClient(c, out.write);
+      if (out.write.length > 0) writeToClient(this.#io, c, out.write);
       if (out.done) {
         c.end ??= "responder-done";
         c.closeWhenFlushed = true;
@@ -550,57 +549,9 @@ export class Engine<S> {
     this.#close(c, "challenge-failed", "client-closed", false);
   }
 
-  #writeToClient(c: Connection<S>, bytes: Uint8Array): void {
-    if (c.down.blocked || c.down.queued > 0) {
-      c.down.queue.push(bytes);
-      c.down.queued += bytes.length;
-      return;
-    }
-    c.bytesDown += bytes.length;
-    if (!this.#io.write(c.client, bytes)) c.down.blocked = true;
-  }
-
-  // --- splice ---------------------------------------------------------------------------
-
-  /** Bytes from one side to the other: written at once, or held while the target is backed up. */
-  #forward(c: Connection<S>, f: Flow, bytes: Uint8Array): void {
-    if (f.blocked || f.queued > 0) {
-      this.#hold(c, f, bytes);
-      return;
-    }
-    const to = f === c.up ? (c.upstream as S) : c.client;
-    if (f === c.up) c.bytesUp += bytes.length;
-    else c.bytesDown += bytes.length;
-    if (!this.#io.write(to, bytes)) {
-      f.blocked = true;
-      this.#pauseFrom(c, f);
-    }
-  }
-
-  /** Keeps a copy; pauses the source when too much is held. */
-  #hold(c: Connection<S>, f: Flow, bytes: Uint8Array): void {
-    f.queue.push(bytes.slice());
-    f.queued += bytes.length;
-    if (f.blocked || f.queued >= HOLD_HIGH_WATER) this.#pauseFrom(c, f);
-  }
-
-  /** Writes what is held until the target backs up; then resumes the source, passes on a FIN. */
+  /** Writes what is held; once drained, passes on a pending FIN; maybe the connection is done. */
   #flush(c: Connection<S>, f: Flow): void {
-    const to = f === c.up ? c.upstream : c.client;
-    if (to === null) return;
-    while (f.queue.length > 0 && !f.blocked) {
-      const b = f.queue.shift() as Uint8Array;
-      f.queued -= b.length;
-      if (f === c.up) c.bytesUp += b.length;
-      else c.bytesDown += b.length;
-      if (!this.#io.write(to, b)) f.blocked = true;
-    }
-    if (f.blocked) return;
-    this.#resumeFrom(c, f);
-    if (f.eof && !f.shut) {
-      f.shut = true;
-      this.#io.shutdown(to);
-    }
+    flush(this.#io, c, f);
     this.#maybeFinish(c);
   }
 
@@ -608,20 +559,6 @@ export class Engine<S> {
   #eof(c: Connection<S>, f: Flow): void {
     f.eof = true;
     if (c.phase === "splice") this.#flush(c, f);
-  }
-
-  #pauseFrom(c: Connection<S>, f: Flow): void {
-    const from = f === c.up ? c.client : c.upstream;
-    if (f.paused || from === null) return;
-    f.paused = true;
-    this.#io.pause(from);
-  }
-
-  #resumeFrom(c: Connection<S>, f: Flow): void {
-    const from = f === c.up ? c.client : c.upstream;
-    if (!f.paused || from === null) return;
-    f.paused = false;
-    this.#io.resume(from);
   }
 
   #maybeFinish(c: Connection<S>): void {
@@ -721,31 +658,6 @@ export class Engine<S> {
       this.#conns.delete(c);
     }
   }
-}
-
-/** The connection's log line. */
-function recordOf(c: Connection<unknown>, now: number): ConnectionRecord {
-  const h = c.hello;
-  return {
-    client: endpoint(c.info.client),
-    local: endpoint(c.info.local),
-    sni: h?.serverName ?? null,
-    alpn: h?.alpn ?? null,
-    ech: h?.ech ?? false,
-    helloBytes: c.helloBytes,
-    route: c.decision?.route ?? null,
-    upstream: c.dialTarget ? formatHostPort(c.dialTarget) : null,
-    outcome: c.outcome ?? (c.decision === null ? "client-closed" : "spliced"),
-    end: c.end,
-    error: c.error,
-    bytesUp: c.bytesUp,
-    bytesDown: c.bytesDown,
-    durationMs: Math.max(0, now - c.startedAt),
-  };
-}
-
-function endpoint(e: ConnectionInfo["client"]): string {
-  return formatHostPort({ host: e.address, port: e.port });
 }
 
 function message(e: unknown): string {

@@ -41,7 +41,10 @@ export interface Server {
  * @example
  * ```ts
  * import { engineFor, parseConfig, type EngineIO } from "@alpnmux/core";
- * declare const io: EngineIO<unknown>;
+ * // A listener's socket operations (here: ones that do nothing).
+ * const io: EngineIO<object> = {
+ *   write: () => true, pause() {}, resume() {}, shutdown() {}, close() {}, dial() {}, timer() {},
+ * };
  * const engine = engineFor({ config: parseConfig({ default: "reject" }) }, io);
  * engine.router.active; // 0
  * ```
