@@ -1,7 +1,9 @@
 /**
  * The `alpnmux` command on Deno: only I/O (files, stdin, stdout, signals, sockets); the command
- * itself is `runCli` from `@alpnmux/core/cli`. Run it with
- * `deno run -A packages/deno-listener/src/cli.ts …` (or the `alpnmux-deno` bin).
+ * itself is `runCli` from `@alpnmux/core/cli`. Run it with the `alpnmux-deno` bin, or with
+ * `deno run --no-prompt --allow-net --allow-read
+ * --allow-env=ALPNMUX_ADMIN,ALPNMUX_ADMIN_TOKEN,LOG_TOKENS,LOG_STREAM packages/deno-listener/src/cli.ts …`
+ * (`--allow-read` may name only the config, token and CA files).
  *
  * @module cli
  */
