@@ -13,15 +13,7 @@ import { formatHostPort } from "./address.ts";
 import { runChallengeCommand } from "./admin-client.ts";
 import { type AdminSettings, adminTokenProblem } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
-import {
-  applyRunFlags,
-  attributeIssues,
-  parseCli,
-  type RunFlags,
-  USAGE,
-  UsageError,
-  type UsageIssue,
-} from "./cli-args.ts";
+import { parseCli, USAGE, UsageError, type UsageIssue } from "./cli-args.ts";
 import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, parseConfig, type RouterConfig } from "./config.ts";
 import { helloReport } from "./hello-report.ts";
 import { ListenError } from "./listen-error.ts";
@@ -29,6 +21,7 @@ import { configureLogging } from "./logging.ts";
 import type { RedisDial } from "./redis/client.ts";
 import { redactRedisUrl } from "./redis/url.ts";
 import type { Router } from "./router.ts";
+import { applyRunFlags, attributeIssues, type RunFlags } from "./run-flags.ts";
 
 /** The version printed by `--version` and `/healthz`. */
 export const VERSION = "0.1.0";
