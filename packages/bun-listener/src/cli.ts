@@ -23,6 +23,7 @@ const host: CliHost = {
   out: (s) => process.stdout.write(line(s)),
   err: (s) => process.stderr.write(line(s)),
   writeLog: (l) => process.stdout.write(l),
+  logIsTty: process.stdout.isTTY === true,
   serve: (config, router) => serve({ config, router }),
   serveAdmin(settings, app) {
     try {

@@ -142,11 +142,15 @@ export function serve(options: ServeOptions): Server {
     throw ListenError.from(e, plan[listeners.length] ?? { host: "?", port: 0 });
   }
 
+  const close = async () => {
+    for (const l of listeners) l.stop(false);
+  };
   return {
     router: engine.router,
     addresses,
+    close,
     async stop(drainMs) {
-      for (const l of listeners) l.stop(false);
+      await close();
       await engine.stop(drainMs);
       for (const l of listeners) l.stop(true);
       clearTimeout(timer);

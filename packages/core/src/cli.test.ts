@@ -41,6 +41,7 @@ function fakeHost(
       const entry = { listen: config.listen, stopped: false, router };
       served.push(entry);
       return {
+        close: async () => {},
         stop: async () => {
           entry.stopped = true;
         },

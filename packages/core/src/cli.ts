@@ -28,6 +28,8 @@ export const VERSION = "0.1.0";
 
 /** A running listener group, as the adapter returns it. */
 export interface RunningServer {
+  /** Stops accepting; resolves once the listening sockets are closed. */
+  close(): Promise<void>;
   stop(drainMs?: number): Promise<void>;
 }
 
@@ -45,6 +47,8 @@ export interface CliHost {
   err(text: string): void;
   /** One formatted log line (newline included) to the log stream. */
   writeLog(line: string): void;
+  /** Whether the log stream is a terminal (`log.format: auto` is pretty there, JSON otherwise). */
+  readonly logIsTty?: boolean;
   /** Binds the router's listeners; may throw a runtime bind error. */
   serve(config: RouterConfig, router: Router): RunningServer;
   /** Serves the admin app; may throw a runtime bind error. Returns the bound port. */
@@ -220,7 +224,12 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
     host.err(describe(e));
     return e instanceof UsageError ? 2 : 1;
   }
-  await configureLogging({ level: config.log.level, format: config.log.format, write: host.writeLog });
+  await configureLogging({
+    level: config.log.level,
+    format: config.log.format,
+    isTty: host.logIsTty ?? false,
+    write: host.writeLog,
+  });
   const log = getLogger(["alpnmux", "main"]);
   let instance: ReturnType<typeof createInstance>;
   try {
@@ -283,13 +292,20 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
     host.onStopSignal((signal) => {
       if (stopping) return;
       stopping = true;
-      log.info("{signal}: draining {active} connections (up to {drain} ms)", {
-        signal,
-        active: instance.router.active,
-        drain: config.drainTimeout,
-      });
-      admin?.stop();
-      server.stop().then(() => resolve(0));
+      // Logged once the listeners are closed: whoever reads it knows new connections are refused.
+      server
+        .close()
+        .then(() => {
+          log.info("{signal}: draining {active} connections (up to {drain} ms)", {
+            signal,
+            active: instance.router.active,
+            drain: config.drainTimeout,
+          });
+          admin?.stop();
+          return server.stop();
+        })
+        .then(() => instance.close())
+        .then(() => resolve(0));
     });
   });
 }

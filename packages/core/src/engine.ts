@@ -23,6 +23,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { formatHostPort } from "./address.ts";
+import { concat } from "./bytes.ts";
 import type { ClientHello } from "./clienthello-types.ts";
 import { Connection, type DeadlineKind, type Flow } from "./connection.ts";
 import { recordOf } from "./connection-record.ts";
@@ -292,10 +293,7 @@ export class Engine<S> {
         const first = c.up.queue.shift() ?? new Uint8Array(0);
         c.up.queued -= first.length;
         c.bytesUp += first.length;
-        const out = new Uint8Array(header.length + first.length);
-        out.set(header);
-        out.set(first, header.length);
-        c.up.blocked = !this.#io.write(upstream, out);
+        c.up.blocked = !this.#io.write(upstream, concat(header, first));
       }
       this.#flush(c, c.up);
     } catch (e) {
@@ -505,7 +503,7 @@ export class Engine<S> {
   #feed(c: Connection<S>): void {
     const responder = c.responder;
     if (responder === null || c.responderBusy || c.up.queued === 0) return;
-    const bytes = c.up.queue.length === 1 ? (c.up.queue[0] as Uint8Array) : joined(c.up.queue, c.up.queued);
+    const bytes = c.up.queue.length === 1 ? (c.up.queue[0] as Uint8Array) : concat(...c.up.queue);
     c.bytesUp += bytes.length;
     c.up.queue = [];
     c.up.queued = 0;
@@ -665,15 +663,5 @@ function message(e: unknown): string {
 }
 
 function internal(e: unknown): ResponderOutcome {
-  return { type: "alert-sent", alert: Alert.internalError, alertName: "internalError", reason: message(e) };
-}
-
-function joined(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const b of chunks) {
-    out.set(b, o);
-    o += b.length;
-  }
-  return out;
+  return { type: "alert-sent", alert: Alert.internalError, alertName: "internalError", reason: message(e), internal: true };
 }

@@ -25,8 +25,10 @@ export interface Server {
   readonly router: Router;
   /** Bound addresses (real ports when 0 was asked). */
   readonly addresses: readonly { host: string; port: number }[];
+  /** Stops accepting new connections; resolves once the listening sockets are closed. */
+  close(): Promise<void>;
   /**
-   * Stops accepting, closes connections not yet routed, lets spliced connections finish for
+   * Stops accepting (if not yet), closes connections not yet routed, lets spliced connections finish for
    * up to `drainMs` (the config's `drainTimeout` if omitted), then resets the rest.
    */
   stop(drainMs?: number): Promise<void>;

@@ -41,6 +41,7 @@ const host: CliHost = {
   out: (s) => writeAll(Deno.stdout, line(s)),
   err: (s) => writeAll(Deno.stderr, line(s)),
   writeLog: (l) => writeAll(Deno.stdout, enc.encode(l)),
+  logIsTty: Deno.stdout.isTerminal(),
   serve: (config, router) => serve({ config, router }),
   serveAdmin(settings, app) {
     try {

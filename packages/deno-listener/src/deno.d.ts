@@ -50,6 +50,6 @@ declare namespace Deno {
   const version: { deno: string };
   const env: { toObject(): Record<string, string> };
   const stdin: { readable: ReadableStream<Uint8Array> };
-  const stdout: { writeSync(p: Uint8Array): number };
+  const stdout: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
   const stderr: { writeSync(p: Uint8Array): number };
 }

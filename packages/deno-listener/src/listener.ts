@@ -162,18 +162,23 @@ export function serve(options: ServeOptions): Server {
     }
   });
 
+  const close = async () => {
+    for (const l of listeners) {
+      try {
+        l.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    // The socket is released once its pending accept has ended.
+    await Promise.all(accepting);
+  };
   return {
     router: engine.router,
     addresses,
+    close,
     async stop(drainMs) {
-      for (const l of listeners) {
-        try {
-          l.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      await Promise.all(accepting);
+      await close();
       await engine.stop(drainMs);
       clearTimeout(timer);
     },

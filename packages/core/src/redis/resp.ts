@@ -53,18 +53,10 @@ export class RedisError extends Error {
  */
 export type RespValue = string | number | Uint8Array | null | RedisError | RespValue[];
 
+import { concat } from "../bytes.ts";
+
 const enc = new TextEncoder();
 const CRLF = [13, 10] as const;
-
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /**
  * Encodes a command as a RESP2 array of bulk strings (how clients send every command).
@@ -79,14 +71,12 @@ function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
  */
 export function encodeCommand(args: readonly (string | Uint8Array)[]): Uint8Array {
   const parts: Uint8Array[] = [enc.encode(`*${args.length}\r\n`)];
-  let total = parts[0]!.length;
   for (const a of args) {
     const bytes = typeof a === "string" ? enc.encode(a) : a;
     const head = enc.encode(`$${bytes.length}\r\n`);
     parts.push(head, bytes, new Uint8Array(CRLF));
-    total += head.length + bytes.length + 2;
   }
-  return concat(parts, total);
+  return concat(...parts);
 }
 
 /** Limits of a {@linkcode RespDecoder}. */
@@ -164,7 +154,7 @@ export class RespDecoder {
     }
     const out: RespValue[] = [];
     if (this.#size < this.#need) return out;
-    const buf = this.#chunks.length === 1 ? this.#chunks[0]! : concat(this.#chunks, this.#size);
+    const buf = this.#chunks.length === 1 ? this.#chunks[0]! : concat(...this.#chunks);
     let pos = 0;
     try {
       for (;;) {
