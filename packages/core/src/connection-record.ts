@@ -22,13 +22,12 @@ import type { ConnectionInfo, ConnectionRecord } from "./engine-types.ts";
  * ```
  */
 export function recordOf(c: Connection<unknown>, now: number): ConnectionRecord {
-  const h = c.hello;
   return {
     client: endpoint(c.info.client),
     local: endpoint(c.info.local),
-    sni: h?.serverName ?? null,
-    alpn: h?.alpn ?? null,
-    ech: h?.ech ?? false,
+    sni: c.sni,
+    alpn: c.alpn,
+    ech: c.ech,
     helloBytes: c.helloBytes,
     route: c.decision?.route ?? null,
     upstream: c.dialTarget ? formatHostPort(c.dialTarget) : null,

@@ -58,7 +58,12 @@ export class Connection<S> implements EngineConnection<S>, Deadlined {
   upstream: S | null = null;
   phase: Phase = "hello";
   sniffer: Sniffer | null = null;
+  /** The parsed hello, until the PROXY header is written (its byte views pin the sniffer's buffer). */
   hello: ClientHello | null = null;
+  /** What the log record keeps of the hello. */
+  sni: string | null = null;
+  alpn: readonly string[] | null = null;
+  ech = false;
   helloBytes: number | null = null;
   decision: Decision | null = null;
   /** Where `dialing` goes (a forward decision, or a builtin route's fallback). */

@@ -288,6 +288,7 @@ export class Engine<S> {
       c.phase = "splice";
       const d = c.decision;
       const header = d?.action === "forward" ? proxyHeaderFor(d, c.info, c.hello) : null;
+      c.hello = null; // its views pin the sniffer's buffer; the record keeps a summary
       if (header !== null) {
         // The header and the client's first bytes in one write (one segment).
         const first = c.up.queue.shift() ?? new Uint8Array(0);
@@ -371,6 +372,9 @@ export class Engine<S> {
         return;
       case "hello":
         c.hello = r.hello;
+        c.sni = r.hello.serverName;
+        c.alpn = r.hello.alpn;
+        c.ech = r.hello.ech;
         this.#leaveHello(c, r.helloBytes, null);
         this.#route(c, this.router.decide(r.hello), r.prelude);
         return;
@@ -411,6 +415,7 @@ export class Engine<S> {
         return;
       case "acme-builtin":
         this.#lookup(c, c.hello);
+        c.hello = null;
         return;
     }
   }

@@ -25,10 +25,17 @@ import { getLogger } from "@logtape/logtape";
 const log = getLogger(["alpnmux", "listener"]);
 
 /**
- * Read buffer per socket. 256 KiB splices a little faster on Deno (FACTS.md), but it is held
- * for the connection's lifetime: 64 KiB keeps an idle spliced connection at 128 KiB.
+ * Read buffer sizes per socket. A pending `read` holds its buffer for as long as the socket is
+ * idle, so an idle connection reads into 2 KiB; a read that fills its buffer makes the next one
+ * 4x larger, up to 64 KiB while the connection is busy (bulk speed), and a read under 1/8 of it
+ * makes the next one 4x smaller again.
  */
-const READ_BUFFER = 64 * 1024;
+const MIN_READ = 2 * 1024;
+const MAX_READ = 64 * 1024;
+
+/** The next read size after a read of `n` bytes into `size`. */
+const nextReadSize = (n: number, size: number): number =>
+  n === size ? Math.min(MAX_READ, size * 4) : n < size / 8 ? Math.max(MIN_READ, size / 4) : size;
 
 /** One socket of a connection, as the engine sees it. */
 class End {
@@ -112,7 +119,7 @@ export function serve(options: ServeOptions): Server {
   /** The read loop of one socket: data, FIN or error to the engine; waits while paused. */
   async function pump(e: End): Promise<void> {
     const c = e.conn as Connection<End>;
-    const buf = new Uint8Array(READ_BUFFER);
+    let buf = new Uint8Array(MIN_READ);
     while (!e.closed) {
       while (e.paused && !e.closed) await new Promise<void>((r) => (e.wake = r));
       let n: number | null;
@@ -127,6 +134,9 @@ export function serve(options: ServeOptions): Server {
         return;
       }
       engine.data(c, e.side, buf.subarray(0, n));
+      // A new buffer only between reads: a write of the old one may still be in flight.
+      const size = nextReadSize(n, buf.length);
+      if (size !== buf.length) buf = new Uint8Array(size);
     }
   }
 
