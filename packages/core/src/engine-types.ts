@@ -38,22 +38,15 @@ export interface ConnectionInfo {
  */
 export type Outcome =
   | "spliced"
-  | "upstream-error"
   | "challenge-served"
   | "challenge-failed"
   | "challenge-missing"
   | "challenge-fallback"
   | "challenge-unavailable"
-  | "rejected"
-  | "not-tls"
-  | "no-sni"
-  | "invalid-hello"
-  | "hello-too-large"
-  | "hello-timeout"
-  | "client-closed"
-  | "limit"
-  | "shutdown"
-  | "internal-error";
+  | "internal-error"
+  // The router's own close reasons: rejected, not-tls, no-sni, invalid-hello, hello-too-large,
+  // hello-timeout, client-closed, limit, upstream-error, shutdown.
+  | CloseReason;
 
 /**
  * How the sockets ended (the log line's `end`):

@@ -31,7 +31,7 @@ import { ProtocolVersion } from "./constants.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 import type { ConnectionInfo, EndReason, EngineIO, Outcome, Side } from "./engine-types.ts";
 import { flush, forward, hold, resumeFrom, writeToClient } from "./flow.ts";
-import type { CloseReason, Decision } from "./policy.ts";
+import type { Decision } from "./policy.ts";
 import { proxyHeaderFor } from "./proxy-header.ts";
 import type { Router } from "./router.ts";
 import { createSniffer } from "./sniff.ts";
@@ -624,8 +624,8 @@ export class Engine<S> {
     }
   }
 
-  #close(c: Connection<S>, outcome: Outcome | CloseReason | null, end: EndReason, reset: boolean): void {
-    if (outcome !== null) c.outcome ??= outcome as Outcome;
+  #close(c: Connection<S>, outcome: Outcome | null, end: EndReason, reset: boolean): void {
+    if (outcome !== null) c.outcome ??= outcome;
     c.end ??= end;
     this.#finish(c, reset);
   }
@@ -668,5 +668,11 @@ function message(e: unknown): string {
 }
 
 function internal(e: unknown): ResponderOutcome {
-  return { type: "alert-sent", alert: Alert.internalError, alertName: "internalError", reason: message(e), internal: true };
+  return {
+    type: "alert-sent",
+    alert: Alert.internalError,
+    alertName: "internalError",
+    reason: message(e),
+    internal: true,
+  };
 }
