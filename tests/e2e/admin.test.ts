@@ -436,7 +436,7 @@ describe("alpnmux challenge CLI", () => {
 
     const badKey = await challengeCli(ws, router, ["set", "a.example.test", "no-dot"]);
     assert.equal(badKey.code, 1);
-    assert.match(badKey.stderr, /Invalid keyAuthorization/);
+    assert.match(badKey.stderr, /Invalid challenge value: "no-dot": expected a key authorization/);
 
     const wrongToken = await challengeCli(ws, router, ["list", "--admin-token", "wrong-token-0123456789"]);
     assert.equal(wrongToken.code, 1);
@@ -456,7 +456,7 @@ describe("alpnmux challenge CLI", () => {
 
     const missingArg = await challengeCli(ws, router, ["set", "a.example.test"]);
     assert.equal(missingArg.code, 2);
-    assert.match(missingArg.stderr, /set takes IDENTIFIER KEY_AUTHORIZATION, got 1 argument/);
+    assert.match(missingArg.stderr, /set takes IDENTIFIER VALUE, got 1 argument/);
 
     const unknown = await challengeCli(ws, router, ["frobnicate"]);
     assert.equal(unknown.code, 2);

@@ -207,6 +207,73 @@ describe("challenges", () => {
     assert.equal((await challenges.get("a.example.test"))?.keyAuthorization, KA);
   });
 
+  test("value takes the key authorization, uacme's base64url digest or dehydrated's hex digest", async () => {
+    const { req, challenges } = setup();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(KA)));
+    const b64 = Buffer.from(digest).toString("base64url");
+    const hex = Buffer.from(digest)
+      .toString("hex")
+      .replace(/(..)(?!$)/g, "$1:");
+    const cases: [string, string, string][] = [
+      ["ka.example.test", KA, KA],
+      ["uacme.example.test", b64, b64],
+      ["dehydrated.example.test", hex, b64],
+      ["upper.example.test", hex.toUpperCase(), b64],
+    ];
+    for (const [id, value, stored] of cases) {
+      const res = await req("PUT", `/v1/challenges/${id}`, { value, ttlSeconds: 60 });
+      assert.equal(res.status, 201, await res.clone().text());
+      assert.deepEqual(await res.json(), { identifier: id, expiresAt: new Date(T0 + 60_000).toISOString() });
+      assert.equal((await challenges.get(id))?.keyAuthorization, stored, id);
+    }
+    const plain = await req("PUT", "/v1/challenges/plain.example.test", `${hex}\n`, {
+      "content-type": "text/plain",
+    });
+    assert.equal(plain.status, 201);
+    assert.equal((await challenges.get("plain.example.test"))?.keyAuthorization, b64);
+    // GET lists them as before: identifiers and expiry only.
+    const list = (await (await req("GET", "/v1/challenges")).json()) as { challenges: unknown[] };
+    assert.equal(list.challenges.length, 5);
+    assert.doesNotMatch(JSON.stringify(list), new RegExp(b64.slice(0, 20)));
+  });
+
+  test("a value in none of the forms is 400 invalid-challenge-value; both fields are 400 bad-request", async () => {
+    const { req, challenges } = setup();
+    for (const value of [
+      "no-dot",
+      "",
+      42,
+      null,
+      "ab:cd",
+      "A".repeat(44),
+      "x".repeat(43).replace(/x$/, "B"),
+    ]) {
+      const res = await req("PUT", "/v1/challenges/a.example.test", { value });
+      assert.equal(res.status, 400, String(value));
+      const body = (await res.json()) as ErrorBody;
+      assert.equal(body.error.code, "invalid-challenge-value", String(value));
+      assert.equal(body.error.path, "value");
+      assert.match(body.error.message, /^Invalid challenge value: /);
+    }
+    const plain = await req("PUT", "/v1/challenges/a.example.test", "not a value", {
+      "content-type": "text/plain",
+    });
+    assert.equal(((await plain.json()) as ErrorBody).error.code, "invalid-challenge-value");
+    const both = await req("PUT", "/v1/challenges/a.example.test", { value: KA, keyAuthorization: KA });
+    assert.equal(both.status, 400);
+    assert.deepEqual(((await both.json()) as ErrorBody).error, {
+      code: "bad-request",
+      message: "Give value or keyAuthorization, not both",
+      path: "value",
+    });
+    // keyAuthorization keeps its old meaning: a digest there is refused.
+    const digestAsKa = await req("PUT", "/v1/challenges/a.example.test", {
+      keyAuthorization: "sYAwVrqDtVOuJZvAHurSAYPoEt5fFV_C4bdSOOW-o5Y",
+    });
+    assert.equal(((await digestAsKa.json()) as ErrorBody).error.code, "invalid-key-authorization");
+    assert.deepEqual(await challenges.list(), []);
+  });
+
   test("IP identifiers are stored in canonical form (RFC 8738)", async () => {
     const { req, challenges } = setup();
     for (const [given, want] of [

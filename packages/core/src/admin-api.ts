@@ -6,7 +6,7 @@
  * | Method and path | Auth | Does |
  * |---|---|---|
  * | `GET /healthz` | none | `{ status: "ok", active, inHello, version? }` |
- * | `PUT /v1/challenges/:identifier` | bearer | store `{ keyAuthorization, ttlSeconds? }` (or a `text/plain` key authorization) |
+ * | `PUT /v1/challenges/:identifier` | bearer | store `{ value, ttlSeconds? }` (or `{ keyAuthorization, ttlSeconds? }`, or a `text/plain` value) |
  * | `DELETE /v1/challenges/:identifier` | bearer | remove it: 200 `{ deleted: true }`, or 404 |
  * | `GET /v1/challenges` | bearer | `{ challenges: [{ identifier, expiresAt }] }` (no key authorizations) |
  * | `GET /v1/routes` | bearer | the route table as input: `{ routes, default, onNotTls, onNoSni }` |
@@ -15,6 +15,12 @@
  *
  * Errors are JSON `{ error: { code, message, path?, issues? } }`; `expiresAt` is an ISO 8601
  * time, or `null` when the challenge never expires.
+ *
+ * A challenge `value` is what the ACME client's hook holds: the key authorization
+ * `token.thumbprint` (lego, acme.sh), the base64url SHA-256 digest of it (43 characters, uacme)
+ * or the hex digest with colons (dehydrated); see `parseChallengeValue()`. Anything else is 400
+ * `invalid-challenge-value`. `keyAuthorization`, the older field, still takes a key
+ * authorization only (400 `invalid-key-authorization` otherwise); give one of the two.
  *
  * @example Answer a request in memory (a runtime adapter passes `app.fetch` to its HTTP server)
  * ```ts
@@ -40,6 +46,13 @@ import { formatHostPort } from "./address.ts";
 import { adminTokenProblem } from "./admin-settings.ts";
 import type { ChallengeStore } from "./challenge-store.ts";
 import {
+  type ChallengeValue,
+  ChallengeValueError,
+  KEY_AUTHORIZATION_PATTERN,
+  MAX_KEY_AUTHORIZATION_LENGTH,
+  parseChallengeValue,
+} from "./challenge-value.ts";
+import {
   ConfigError,
   type ConfigIssue,
   parseConfig,
@@ -60,6 +73,7 @@ export type AdminErrorCode =
   | "bad-request"
   | "invalid-identifier"
   | "invalid-key-authorization"
+  | "invalid-challenge-value"
   | "invalid-ttl"
   | "invalid-config"
   | "payload-too-large"
@@ -128,7 +142,6 @@ export interface AdminAppOptions {
 /** The longest `ttlSeconds` accepted: 7 days (ACME authorizations rarely live longer). */
 export const MAX_CHALLENGE_TTL_SECONDS = 7 * 24 * 3600;
 
-const KEY_AUTHORIZATION = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const LDH_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const TABLE_KEYS = ["routes", "default", "onNotTls", "onNoSni"] as const;
 
@@ -191,11 +204,46 @@ export function checkKeyAuthorization(keyAuthorization: unknown): string {
     });
   if (typeof keyAuthorization !== "string") throw bad("expected a string");
   if (keyAuthorization === "") throw bad("it is empty");
-  if (keyAuthorization.length > 1024) throw bad("longer than 1024 characters");
-  if (!KEY_AUTHORIZATION.test(keyAuthorization)) {
+  if (keyAuthorization.length > MAX_KEY_AUTHORIZATION_LENGTH) {
+    throw bad(`longer than ${MAX_KEY_AUTHORIZATION_LENGTH} characters`);
+  }
+  if (!KEY_AUTHORIZATION_PATTERN.test(keyAuthorization)) {
     throw bad('expected "token.thumbprint", both base64url (A-Z, a-z, 0-9, "-", "_")');
   }
   return keyAuthorization;
+}
+
+/**
+ * The challenge value of a `PUT /v1/challenges/:identifier` body: `value` in any of the three
+ * forms, or the older `keyAuthorization` (a key authorization only). Neither field is the older
+ * API's error (`invalid-key-authorization`, path `keyAuthorization`).
+ *
+ * @param body The parsed body.
+ * @returns The checked value, in the form the store keeps.
+ * @throws {AdminApiError} `invalid-challenge-value` (path `value`), `invalid-key-authorization`
+ *   (path `keyAuthorization`), or `bad-request` when both fields are given.
+ * @example
+ * ```ts
+ * import { challengeValueOfBody } from "@alpnmux/core/admin-api";
+ * challengeValueOfBody({ value: "b1:80:30:56:ba:83:b5:53:ae:25:9b:c0:1e:ea:d2:01:83:e8:12:de:5f:15:5f:c2:e1:b7:52:38:e5:be:a3:96" });
+ * // { format: "digest-hex", stored: "sYAwVrqDtVOuJZvAHurSAYPoEt5fFV_C4bdSOOW-o5Y" }
+ * ```
+ */
+export function challengeValueOfBody(body: Readonly<Record<string, unknown>>): ChallengeValue {
+  if (body.value === undefined) {
+    return { format: "key-authorization", stored: checkKeyAuthorization(body.keyAuthorization) };
+  }
+  if (body.keyAuthorization !== undefined) {
+    throw new AdminApiError("bad-request", 400, "Give value or keyAuthorization, not both", {
+      path: "value",
+    });
+  }
+  try {
+    return parseChallengeValue(body.value);
+  } catch (e) {
+    if (!(e instanceof ChallengeValueError)) throw e;
+    throw new AdminApiError("invalid-challenge-value", 400, e.message, { path: "value" });
+  }
 }
 
 /**
@@ -370,9 +418,10 @@ function errorBody(e: AdminApiError) {
  * const res = await app.request("/v1/challenges/a.example.test", {
  *   method: "PUT",
  *   headers: { authorization: "Bearer t0ken-t0ken-t0ken", "content-type": "application/json" },
- *   body: JSON.stringify({ keyAuthorization: "token.thumbprint", ttlSeconds: 600 }),
+ *   body: JSON.stringify({ value: "token.thumbprint", ttlSeconds: 600 }),
  * });
  * await res.json(); // { identifier: "a.example.test", expiresAt: "…" }
+ * // value may also be uacme's base64url digest or dehydrated's colon-separated hex digest
  * ```
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
@@ -460,11 +509,16 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const identifier = normalizeChallengeIdentifier(c.req.param("identifier"));
     const plain = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/plain");
     const body = plain
-      ? { keyAuthorization: (await c.req.text()).trim(), ttlSeconds: c.req.query("ttlSeconds") }
+      ? { value: (await c.req.text()).trim(), ttlSeconds: c.req.query("ttlSeconds") }
       : await readJson(c);
-    if (!isObject(body))
-      throw new AdminApiError("bad-request", 400, "Expected a JSON object { keyAuthorization, ttlSeconds? }");
-    const keyAuthorization = checkKeyAuthorization(body.keyAuthorization);
+    if (!isObject(body)) {
+      throw new AdminApiError(
+        "bad-request",
+        400,
+        "Expected a JSON object { keyAuthorization, ttlSeconds? } or { value, ttlSeconds? }",
+      );
+    }
+    const value = challengeValueOfBody(body);
     let ttl = body.ttlSeconds;
     if (typeof ttl === "string" && plain) ttl = Number(ttl);
     if (ttl !== undefined && (typeof ttl !== "number" || !(ttl > 0) || ttl > MAX_CHALLENGE_TTL_SECONDS)) {
@@ -481,7 +535,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const ttlMs = ttl === undefined ? undefined : Math.max(1, Math.ceil(ttl * 1000));
     const existed = (await challenges.get(identifier)) !== undefined;
     const setAt = now();
-    await challenges.set(identifier, keyAuthorization, ttlMs);
+    await challenges.set(identifier, value.stored, ttlMs);
     const expires =
       (await challenges.get(identifier))?.expiresAt ?? (ttlMs === undefined ? Infinity : setAt + ttlMs);
     return c.json({ identifier, expiresAt: isoOrNull(expires) }, existed ? 200 : 201);

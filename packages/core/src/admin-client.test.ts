@@ -60,6 +60,32 @@ describe("createAdminClient()", () => {
     );
   });
 
+  test("a key authorization goes as keyAuthorization (every server reads it), digests as value", async () => {
+    const { app, challenges } = setup();
+    const bodies: unknown[] = [];
+    const client = createAdminClient({
+      baseUrl: "http://admin.test:9180",
+      token: TOKEN,
+      fetch: async (req) => {
+        bodies.push(await req.clone().json());
+        return app.fetch(req);
+      },
+    });
+    const b64 = "sYAwVrqDtVOuJZvAHurSAYPoEt5fFV_C4bdSOOW-o5Y"; // SHA-256("tok.thumb")
+    const hex =
+      "B1:80:30:56:BA:83:B5:53:AE:25:9B:C0:1E:EA:D2:01:83:E8:12:DE:5F:15:5F:C2:E1:B7:52:38:E5:BE:A3:96";
+    await client.setChallenge("ka.example.test", "tok.thumb", 60);
+    await client.setChallenge("uacme.example.test", b64);
+    await client.setChallenge("dehydrated.example.test", hex);
+    assert.deepEqual(bodies, [
+      { keyAuthorization: "tok.thumb", ttlSeconds: 60 },
+      { value: b64 },
+      { value: hex },
+    ]);
+    assert.equal((await challenges.get("uacme.example.test"))?.keyAuthorization, b64);
+    assert.equal((await challenges.get("dehydrated.example.test"))?.keyAuthorization, b64);
+  });
+
   test("IPv6 identifiers are sent URL-encoded", async () => {
     const { client, urls } = setup();
     assert.equal((await client.setChallenge("2001:db8::1", KA)).identifier, "2001:db8::1");
@@ -95,7 +121,7 @@ describe("createAdminClient()", () => {
     });
     await assert.rejects(
       client.setChallenge("a.example.test", "not a key auth"),
-      isClientError("bad-request", /keyAuthorization/),
+      isClientError("bad-request", /Invalid challenge value: "not a key auth"/),
     );
   });
 
@@ -236,7 +262,7 @@ describe("runChallengeCommand()", () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
       [[], env, /missing command/],
       [["frobnicate"], env, /unknown command "frobnicate"/],
-      [["set", "a.example.test"], env, /set takes IDENTIFIER KEY_AUTHORIZATION, got 1 argument$/],
+      [["set", "a.example.test"], env, /set takes IDENTIFIER VALUE, got 1 argument$/],
       [["delete"], env, /delete takes IDENTIFIER, got 0 arguments/],
       [["list", "extra"], env, /list takes no arguments/],
       [

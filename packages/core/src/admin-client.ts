@@ -1,7 +1,8 @@
 /**
  * A client for the admin API ({@linkcode createAdminClient}) and the `alpnmux challenge`
  * command built on it ({@linkcode runChallengeCommand}), which ACME clients call from their
- * TLS-ALPN-01 hooks to publish and remove key authorizations.
+ * TLS-ALPN-01 hooks to publish and remove challenges: the key authorization (lego, acme.sh), or
+ * its SHA-256 digest as uacme (base64url) or dehydrated (colon-separated hex) pass it.
  *
  * @example Publish a challenge from a deploy hook
  * ```ts
@@ -19,6 +20,7 @@
  */
 
 import type { RouteTableDocument } from "./admin-api.ts";
+import { KEY_AUTHORIZATION_PATTERN } from "./challenge-value.ts";
 import { type ChallengeArgs, parseChallengeArgs, UsageError } from "./cli-args.ts";
 
 /** Why an admin call failed. */
@@ -109,10 +111,13 @@ export interface AdminHealth {
 
 /** The admin API, typed. Every method throws {@linkcode AdminClientError} on failure. */
 export interface AdminClient {
-  /** Stores a key authorization; `created` is false when one was replaced. */
+  /**
+   * Stores a challenge: `value` is a key authorization, or its SHA-256 digest as base64url
+   * (uacme) or colon-separated hex (dehydrated). `created` is false when one was replaced.
+   */
   setChallenge(
     identifier: string,
-    keyAuthorization: string,
+    value: string,
     ttlSeconds?: number,
   ): Promise<ChallengeInfo & { readonly created: boolean }>;
   /** Removes a challenge; `false` when none was stored. */
@@ -220,9 +225,12 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
   const idPath = (identifier: string) => `/v1/challenges/${encodeURIComponent(identifier)}`;
 
   return {
-    async setChallenge(identifier, keyAuthorization, ttlSeconds) {
+    async setChallenge(identifier, value, ttlSeconds) {
+      // A key authorization goes in the older field, which every server version reads; the
+      // server checks the rest (digests, and values in no known form).
+      const field = KEY_AUTHORIZATION_PATTERN.test(value) ? "keyAuthorization" : "value";
       const res = await call("PUT", idPath(identifier), {
-        keyAuthorization,
+        [field]: value,
         ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
       });
       return { ...(await json<ChallengeInfo>(res)), created: res.status === 201 };
@@ -262,9 +270,12 @@ export const DEFAULT_ADMIN_URL = "http://127.0.0.1:9180";
 
 /** Usage text of `alpnmux challenge`. */
 export const CHALLENGE_USAGE = `Usage:
-  alpnmux challenge set IDENTIFIER KEY_AUTHORIZATION [--ttl 10m]
+  alpnmux challenge set IDENTIFIER VALUE [--ttl 10m]
   alpnmux challenge delete IDENTIFIER
   alpnmux challenge list
+VALUE is what the ACME client's hook holds: the key authorization "token.thumbprint"
+(lego, acme.sh), its SHA-256 digest in base64url (43 characters: uacme's AUTH) or in
+colon-separated hex (dehydrated's tls-alpn-01 VALUE).
 Options:
   --admin URL          admin API (env ALPNMUX_ADMIN; default ${DEFAULT_ADMIN_URL})
   --admin-token TOKEN  bearer token (env ALPNMUX_ADMIN_TOKEN, preferred: argv is visible to other users)
@@ -272,7 +283,7 @@ Options:
 Exit status: 0 done, 1 the admin API refused or could not be reached, 2 usage error.`;
 
 /**
- * Runs `alpnmux challenge …`: `set ID KEYAUTH [--ttl 10m]`, `delete ID`, `list`, with
+ * Runs `alpnmux challenge …`: `set ID VALUE [--ttl 10m]`, `delete ID`, `list`, with
  * `--admin URL` and `--admin-token TOKEN` (or `ALPNMUX_ADMIN`, `ALPNMUX_ADMIN_TOKEN`).
  * Deleting a challenge that is not stored succeeds (exit 0) with a note, so cleanup hooks stay
  * idempotent.
@@ -330,7 +341,7 @@ export async function runChallengeCommand(
   const client = createAdminClient({ baseUrl, token, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
   try {
     if (command === "set") {
-      const r = await client.setChallenge(p.identifier as string, p.keyAuthorization as string, p.ttlSeconds);
+      const r = await client.setChallenge(p.identifier as string, p.value as string, p.ttlSeconds);
       io.out(
         `${r.created ? "set" : "replaced"} challenge for ${r.identifier}, ${r.expiresAt ? `expires ${r.expiresAt}` : "no expiry"}`,
       );

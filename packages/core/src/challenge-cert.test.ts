@@ -103,6 +103,39 @@ describe("createChallengeCertificate()", () => {
     }
   });
 
+  test("a digest instead of the key authorization gives the same acmeIdentifier value", async () => {
+    const digest = await sha256(KEY_AUTH);
+    const c = await createChallengeCertificate({ identifier: "a.example.test", digest, crypto });
+    const cert = new x509.X509Certificate(c.certPem);
+    checkCommon(cert, digest);
+    assert.deepEqual(cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON(), [
+      { type: "dns", value: "a.example.test" },
+    ]);
+  });
+
+  test("a digest must be 32 bytes, and not come with a key authorization", async () => {
+    const refused = (code: string) => (e: unknown) => e instanceof ChallengeCertError && e.code === code;
+    for (const digest of [new Uint8Array(31), new Uint8Array(33), new Uint8Array(0)]) {
+      await assert.rejects(
+        createChallengeCertificate({ identifier: "a.example.test", digest, crypto }),
+        refused("invalid-digest"),
+      );
+    }
+    await assert.rejects(
+      createChallengeCertificate({
+        identifier: "a.example.test",
+        digest: new Uint8Array(32),
+        keyAuthorization: "k",
+        crypto,
+      }),
+      refused("invalid-digest"),
+    );
+    await assert.rejects(
+      createChallengeCertificate({ identifier: "a.example.test", crypto }),
+      refused("invalid-key-authorization"),
+    );
+  });
+
   test("normalizeIdentifier() canonicalises names and addresses", () => {
     assert.deepEqual(normalizeIdentifier("Example.COM."), { type: "dns", value: "example.com" });
     assert.deepEqual(normalizeIdentifier("[::1]"), { type: "ip", value: "::1" });

@@ -2,7 +2,8 @@
  * TLS-ALPN-01 challenge certificates (RFC 8737, Section 3; RFC 8738 for IP identifiers):
  * self-signed ECDSA P-256, exactly one subjectAltName (a dNSName, or an iPAddress for an IP
  * identifier) and the critical acmeIdentifier extension (1.3.6.1.5.5.7.1.31) whose value is
- * the DER OCTET STRING of SHA-256(keyAuthorization).
+ * the DER OCTET STRING of SHA-256(keyAuthorization). The caller gives the key authorization, or
+ * the digest itself (what uacme and dehydrated hand to their hooks, see `challenge-value.ts`).
  *
  * Built with `@peculiar/x509` v2, which needs the Reflect metadata polyfill, imported here.
  * The WebCrypto implementation is passed in, never sniffed.
@@ -39,6 +40,7 @@ export type ChallengeCertErrorCode =
   | "invalid-identifier"
   | "wildcard-identifier"
   | "invalid-key-authorization"
+  | "invalid-digest"
   | "invalid-validity";
 
 /**
@@ -113,12 +115,17 @@ export function normalizeIdentifier(identifier: string): ChallengeIdentifier {
   return { type: "dns", value: name };
 }
 
-/** Options of {@linkcode createChallengeCertificate}. */
+/**
+ * Options of {@linkcode createChallengeCertificate}: the identifier, and exactly one of
+ * `keyAuthorization` and `digest`.
+ */
 export interface ChallengeCertificateOptions {
   /** The identifier being validated: a DNS name or an IP address. */
   readonly identifier: string;
   /** The key authorization (`token || "." || thumbprint`), hashed into the certificate. */
-  readonly keyAuthorization: string;
+  readonly keyAuthorization?: string;
+  /** SHA-256(keyAuthorization) already computed (32 bytes), put into the certificate as is. */
+  readonly digest?: Uint8Array;
   /** The WebCrypto implementation, e.g. `globalThis.crypto`. */
   readonly crypto: Crypto;
   /** Current time; if omitted, `new Date()`. notBefore is one hour earlier. */
@@ -162,6 +169,11 @@ export async function acmeIdentifierValue(
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(keyAuthorization)),
   );
+  return digestOctetString(digest);
+}
+
+/** `04 20 || digest`: the DER OCTET STRING of a 32-byte digest. */
+function digestOctetString(digest: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(34);
   out[0] = 0x04;
   out[1] = 0x20;
@@ -172,24 +184,34 @@ export async function acmeIdentifierValue(
 /**
  * Builds an RFC 8737 challenge certificate with a fresh P-256 key.
  *
- * @param options Identifier, key authorization, crypto, optional time and validity.
+ * @param options Identifier, key authorization (or its digest), crypto, optional time and validity.
  * @returns The certificate in DER and PEM, its key and its end of validity.
- * @throws {ChallengeCertError} For a bad identifier, an empty key authorization or a
- *   negative/non-finite validity.
+ * @throws {ChallengeCertError} For a bad identifier, an empty key authorization, a digest that
+ *   is not 32 bytes, both or neither of them, or a negative/non-finite validity.
  * @example
  * ```ts
  * import { createChallengeCertificate } from "@alpnmux/core/challenge";
  * const keyAuthorization = "token.thumbprint";
  * const cert = await createChallengeCertificate({ identifier: "127.0.0.1", keyAuthorization, crypto });
  * // cert has one iPAddress SAN 127.0.0.1 and the critical acmeIdentifier extension
+ * const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(keyAuthorization)));
+ * const same = await createChallengeCertificate({ identifier: "127.0.0.1", digest, crypto });
+ * // same acmeIdentifier value (uacme and dehydrated hand over the digest, not the key authorization)
  * ```
  */
 export async function createChallengeCertificate(
   options: ChallengeCertificateOptions,
 ): Promise<ChallengeCertificate> {
-  const { crypto, keyAuthorization } = options;
+  const { crypto, keyAuthorization, digest } = options;
   const id = normalizeIdentifier(options.identifier);
-  if (typeof keyAuthorization !== "string" || keyAuthorization.length === 0) {
+  if (digest !== undefined) {
+    if (keyAuthorization !== undefined) {
+      throw new ChallengeCertError("invalid-digest", "give a key authorization or a digest, not both");
+    }
+    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
+      throw new ChallengeCertError("invalid-digest", "the digest is not 32 bytes (SHA-256)");
+    }
+  } else if (typeof keyAuthorization !== "string" || keyAuthorization.length === 0) {
     throw new ChallengeCertError("invalid-key-authorization", "the key authorization is empty");
   }
   const validity = options.validityMs || DEFAULT_VALIDITY_MS;
@@ -206,7 +228,13 @@ export async function createChallengeCertificate(
   serial[0] = ((serial[0] as number) & 0x7f) | 0x01; // positive, no leading zero byte
   const extensions = [
     new x509.SubjectAlternativeNameExtension([{ type: id.type, value: id.value }], false),
-    new x509.Extension(ACME_IDENTIFIER_OID, true, await acmeIdentifierValue(crypto, keyAuthorization)),
+    new x509.Extension(
+      ACME_IDENTIFIER_OID,
+      true,
+      digest !== undefined
+        ? digestOctetString(digest)
+        : await acmeIdentifierValue(crypto, keyAuthorization as string),
+    ),
   ];
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ChallengeCertError } from "./challenge-cert.ts";
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { ACME_IDENTIFIER_OID, ChallengeCertError } from "./challenge-cert.ts";
 import { ChallengeCertCache, MemoryChallengeStore, reverseDnsToIp } from "./challenge-store.ts";
+import { parseChallengeValue } from "./challenge-value.ts";
 
 describe("MemoryChallengeStore", () => {
   test("set/get/delete/list with normalised identifiers", async () => {
@@ -84,6 +87,29 @@ describe("ChallengeCertCache", () => {
     const d = await cache.getCertificate("a.example.test");
     assert.notEqual(d, a);
     assert.equal(cache.size, 1);
+  });
+
+  test("a stored digest and its key authorization give the same acmeIdentifier value", async () => {
+    const ka = "tok.thumb";
+    const store = new MemoryChallengeStore();
+    await store.set("ka.test", ka);
+    // The three forms of SHA-256("tok.thumb"): uacme's and dehydrated's are stored as base64url.
+    await store.set("uacme.test", parseChallengeValue("sYAwVrqDtVOuJZvAHurSAYPoEt5fFV_C4bdSOOW-o5Y").stored);
+    const dehydrated =
+      "b1:80:30:56:ba:83:b5:53:ae:25:9b:c0:1e:ea:d2:01:83:e8:12:de:5f:15:5f:c2:e1:b7:52:38:e5:be:a3:96";
+    await store.set("dehydrated.test", parseChallengeValue(dehydrated).stored);
+    const cache = new ChallengeCertCache({ store, crypto });
+    const want = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ka)));
+    for (const name of ["ka.test", "uacme.test", "dehydrated.test"]) {
+      const c = await cache.getCertificate(name);
+      assert.ok(c, name);
+      const ext = new x509.X509Certificate(c.certDer).getExtension(ACME_IDENTIFIER_OID);
+      assert.deepEqual(
+        new Uint8Array(ext?.value ?? new ArrayBuffer(0)),
+        new Uint8Array([4, 32, ...want]),
+        name,
+      );
+    }
   });
 
   test("maps reverse-DNS server names to IP identifiers and misses to undefined", async () => {

@@ -1,6 +1,7 @@
 /**
  * Where the responder finds its challenges: a {@linkcode ChallengeStore} of key
- * authorizations with a TTL (the admin API writes, the responder reads), an in-memory
+ * authorizations (or their SHA-256 digests, see `challenge-value.ts`) with a TTL (the admin
+ * API and the ualpn socket write, the responder reads), an in-memory
  * implementation, and a {@linkcode ChallengeCertCache} that builds each challenge certificate
  * once per (identifier, key authorization) and maps TLS server names (including the RFC 8738
  * reverse-DNS names of IP identifiers) to certificates.
@@ -23,13 +24,19 @@ import {
   createChallengeCertificate,
   normalizeIdentifier,
 } from "./challenge-cert.ts";
+import { storedDigest } from "./challenge-value.ts";
 import { parseReverseIpName } from "./hostname.ts";
 
 /** One stored challenge. */
 export interface ChallengeEntry {
   /** The normalised identifier (lower-case name or canonical IP text). */
   readonly identifier: string;
-  /** The key authorization to hash into the certificate. */
+  /**
+   * The stored value: a key authorization (hashed into the certificate), or the SHA-256
+   * digest of one as 43 base64url characters (put in as is), the two forms
+   * `parseChallengeValue()` gives. Records written before digests existed are key
+   * authorizations and read the same.
+   */
   readonly keyAuthorization: string;
   /** Expiry time in epoch milliseconds; `Infinity` when it never expires. */
   readonly expiresAt: number;
@@ -49,7 +56,8 @@ export interface ChallengeEntry {
  */
 export interface ChallengeStore {
   /**
-   * Adds or replaces the challenge of an identifier.
+   * Adds or replaces the challenge of an identifier. `keyAuthorization` is a key
+   * authorization or a stored digest (`parseChallengeValue(value).stored`).
    *
    * @throws {ChallengeCertError} For a bad identifier or an empty key authorization.
    */
@@ -107,7 +115,7 @@ export class MemoryChallengeStore implements ChallengeStore {
    * Adds or replaces a challenge.
    *
    * @param identifier DNS name or IP address.
-   * @param keyAuthorization Non-empty key authorization.
+   * @param keyAuthorization Non-empty key authorization, or a stored digest (see {@linkcode ChallengeEntry}).
    * @param ttlMs Lifetime; if omitted, the default TTL; 0 or Infinity never expires.
    * @throws {ChallengeCertError} For a bad identifier or an empty key authorization.
    * @example
@@ -297,9 +305,10 @@ export class ChallengeCertCache {
       if (oldest === undefined) break;
       this.#certs.delete(oldest);
     }
+    const digest = storedDigest(entry.keyAuthorization);
     const built = createChallengeCertificate({
       identifier: entry.identifier,
-      keyAuthorization: entry.keyAuthorization,
+      ...(digest !== null ? { digest } : { keyAuthorization: entry.keyAuthorization }),
       crypto: this.#crypto,
       now: new Date(this.#now()),
       ...(this.#validity > 0 ? { validityMs: this.#validity } : {}),

@@ -14,6 +14,7 @@ export * from "./challenge-cert.ts";
 export * from "./challenge-lookup.ts";
 export * from "./challenge-responder.ts";
 export * from "./challenge-store.ts";
+export * from "./challenge-value.ts";
 export {
   type ChallengeResponder,
   type ChallengeResponderOptions,

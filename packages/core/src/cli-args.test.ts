@@ -149,7 +149,7 @@ describe("parseChallengeArgs()", () => {
       {
         action: "set",
         identifier: "a.example",
-        keyAuthorization: "-tok.thumb",
+        value: "-tok.thumb",
         ttlSeconds: 90,
         admin: "http://x",
       },

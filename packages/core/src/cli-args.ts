@@ -195,8 +195,9 @@ Usage:
   alpnmux [run] [flags]            start the router (embedded default config unless --config)
   alpnmux check FILE               validate a config file and exit
   alpnmux hello [FILE|-]           describe a captured first flight as JSON (stdin if no FILE)
-  alpnmux challenge set ID KEYAUTH [--ttl 10m] | delete ID | list
+  alpnmux challenge set ID VALUE [--ttl 10m] | delete ID | list
                                    manage built-in responder challenges over the admin API
+                                   (VALUE: key authorization, or its SHA-256 as base64url or hex)
 
 Run flags:
   --config FILE                    YAML config file (flags below override it)
@@ -296,8 +297,11 @@ export interface ChallengeArgs {
   readonly action: "set" | "delete" | "list" | "help";
   /** The ACME identifier (`set`, `delete`). */
   readonly identifier?: string;
-  /** The key authorization (`set`). */
-  readonly keyAuthorization?: string;
+  /**
+   * The challenge value (`set`): a key authorization, or its SHA-256 digest as base64url or
+   * colon-separated hex (checked by the server, see `parseChallengeValue()`).
+   */
+  readonly value?: string;
   /** `--ttl` in seconds (`set` only); if absent, the server's default. */
   readonly ttlSeconds?: number;
   /** `--admin URL`; if absent, the caller's default. */
@@ -306,10 +310,10 @@ export interface ChallengeArgs {
   readonly token?: string;
 }
 
-const CHALLENGE_SHAPE = { set: "IDENTIFIER KEY_AUTHORIZATION", delete: "IDENTIFIER", list: "no arguments" };
+const CHALLENGE_SHAPE = { set: "IDENTIFIER VALUE", delete: "IDENTIFIER", list: "no arguments" };
 
 /**
- * Parses the words after `alpnmux challenge`: `set ID KEYAUTH [--ttl 10m]`, `delete ID`, `list`,
+ * Parses the words after `alpnmux challenge`: `set ID VALUE [--ttl 10m]`, `delete ID`, `list`,
  * each with `--admin URL` and `--admin-token TOKEN`.
  *
  * @param argv The words after `challenge`.
@@ -319,7 +323,7 @@ const CHALLENGE_SHAPE = { set: "IDENTIFIER KEY_AUTHORIZATION", delete: "IDENTIFI
  * ```ts
  * import { parseChallengeArgs } from "@alpnmux/core";
  * parseChallengeArgs(["set", "a.example", "tok.thumb", "--ttl", "10m"]);
- * // { action: "set", identifier: "a.example", keyAuthorization: "tok.thumb", ttlSeconds: 600 }
+ * // { action: "set", identifier: "a.example", value: "tok.thumb", ttlSeconds: 600 }
  * ```
  */
 export function parseChallengeArgs(argv: readonly string[]): ChallengeArgs {
@@ -358,7 +362,7 @@ export function parseChallengeArgs(argv: readonly string[]): ChallengeArgs {
   return {
     action,
     ...(rest[0] !== undefined ? { identifier: rest[0] } : {}),
-    ...(rest[1] !== undefined ? { keyAuthorization: rest[1] } : {}),
+    ...(rest[1] !== undefined ? { value: rest[1] } : {}),
     ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
     ...(admin !== undefined ? { admin } : {}),
     ...(token !== undefined ? { token } : {}),

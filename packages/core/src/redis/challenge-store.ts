@@ -1,8 +1,10 @@
 /**
  * A {@linkcode ChallengeStore} in Redis, so several alpnmux instances behind one name answer
  * the validations of a challenge stored through any one of them. Each challenge is one key,
- * `<prefix>challenge:<identifier>` (prefix default `alpnmux:`), holding the key authorization,
- * with the TTL as a Redis expiry (`SET … PX`). Identifiers are normalised as
+ * `<prefix>challenge:<identifier>` (prefix default `alpnmux:`), holding the key authorization
+ * (or, for values given as digests, the base64url SHA-256 digest: 43 characters, no `.`), with
+ * the TTL as a Redis expiry (`SET … PX`). Instances older than digest support read a digest
+ * record as a key authorization: upgrade every instance before hooks send digests. Identifiers are normalised as
  * `MemoryChallengeStore` does, and expiry means the same: none or 0 never expires.
  *
  * @example
@@ -104,7 +106,7 @@ export class RedisChallengeStore implements ChallengeStore {
    * Adds or replaces a challenge (`SET key value [PX ttl]`).
    *
    * @param identifier DNS name or IP address.
-   * @param keyAuthorization Non-empty key authorization.
+   * @param keyAuthorization Non-empty key authorization, or a stored digest (`parseChallengeValue(v).stored`).
    * @param ttlMs Lifetime; if omitted, the default TTL; 0 or Infinity never expires.
    * @throws {ChallengeCertError} For a bad identifier or an empty key authorization.
    * @throws {RedisError} When Redis cannot answer.
