@@ -31,6 +31,14 @@ const TOOLS = [
   // Every harness child runs under `setpriv --pdeathsig KILL` (tests/_harness/proc.ts), and the
   // unprivileged :443 test drops CAP_NET_BIND_SERVICE with it (tests/e2e/cli.test.ts).
   { cmd: "setpriv", pkg: "util-linux", also: ["/usr/bin/setpriv"] },
+  // Other ACME clients against the built-in responder (tests/e2e/acme-clients.test.ts): uacme,
+  // its ualpn client and stock ualpn.sh hook (the ualpn control socket), and dehydrated. uacme
+  // runs under `unshare --mount` with a bind-mounted CA bundle.
+  { cmd: "uacme", pkg: "uacme" },
+  { cmd: "ualpn", pkg: "uacme" },
+  { file: "/usr/share/uacme/ualpn.sh", pkg: "uacme" },
+  { cmd: "dehydrated", pkg: "dehydrated" },
+  { cmd: "mount", pkg: "mount", also: ["/usr/bin/mount", "/bin/mount"] },
   // nginx's stream module (npm run bench compares alpnmux with nginx stream + ssl_preread).
   { file: "/usr/lib/nginx/modules/ngx_stream_module.so", pkg: "libnginx-mod-stream" },
 ];
