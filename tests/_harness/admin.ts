@@ -38,6 +38,8 @@ export interface BuiltinRouterOptions {
   config?: Record<string, unknown>;
   label?: string;
   token?: string;
+  /** Extra environment for the router process. */
+  env?: Record<string, string>;
 }
 
 /** Starts alpnmux with the built-in responder, JSON debug logs and an admin API on a free port. */
@@ -57,7 +59,7 @@ export async function startBuiltinRouter(ws: Workspace, o: BuiltinRouterOptions)
   }
   const r = await spawnRouter(ws, args, {
     label,
-    env: { ALPNMUX_ADMIN_TOKEN: token },
+    env: { ...o.env, ALPNMUX_ADMIN_TOKEN: token },
     waitPorts: [port, adminPort],
   });
   return Object.assign(r, { port, adminPort, adminUrl: `http://127.0.0.1:${adminPort}`, token });

@@ -11,6 +11,7 @@ import { type CliHost, runCli } from "@alpnmux/core/cli";
 import { serve } from "./listener.ts";
 import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
 import { dial } from "./redis-dial.ts";
+import { unix } from "./ualpn-socket.ts";
 
 const line = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
 
@@ -41,6 +42,7 @@ const host: CliHost = {
     process.on("SIGHUP", handler);
   },
   dial,
+  unix,
 };
 
 // A bug in one connection's handling must not take the others down: log and go on.

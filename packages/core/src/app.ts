@@ -45,6 +45,11 @@ export interface InstanceOptions {
 export interface Instance {
   readonly router: Router;
   readonly store: ChallengeStore;
+  /**
+   * `store` for writers (the admin API, the ualpn socket): a challenge set or deleted through
+   * it is looked up afresh by the next validation, past the responder's short negative cache.
+   */
+  readonly challenges: ChallengeStore;
   readonly admin: { readonly settings: AdminSettings; readonly app: Hono } | null;
   /** Closes what the instance opened itself (the Redis connection); call it after the last request. */
   close(): void;
@@ -69,6 +74,7 @@ export function createInstance(options: InstanceOptions): Instance {
   // A store passed in is the caller's to close; one made here from the config is ours.
   const { store, close } = options.store ? { store: options.store, close() {} } : configuredStore(options);
   const { factory, lookup } = createBuiltinResponder({ store, crypto });
+  const challenges = forgettingMisses(store, () => lookup.forget());
   const router = createRouter({ config: options.config, responder: factory });
   const settings = resolveAdminSettings(options.config, options.env ?? {}, (p) => {
     if (!options.readFile) throw new TypeError(`cannot read token file ${p} on this runtime`);
@@ -79,14 +85,14 @@ export function createInstance(options: InstanceOptions): Instance {
         settings,
         app: createAdminApp({
           router,
-          challenges: forgettingMisses(reportingStoreErrors(store), () => lookup.forget()),
+          challenges: reportingStoreErrors(challenges),
           token: settings.token,
           crypto,
           ...(options.version ? { version: options.version } : {}),
         }),
       }
     : null;
-  return { router, store, admin, close };
+  return { router, store, challenges, admin, close };
 }
 
 /**

@@ -23,3 +23,4 @@ export {
   type ResponderOutcome,
   type ResponderOutput,
 } from "./tls13/responder.ts";
+export * from "./ualpn-protocol.ts";

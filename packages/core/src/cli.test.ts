@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { Hono } from "hono";
+import { FakeUnix } from "../testing/fake-unix.ts";
 import { buildHello } from "../testing/hello-builder.ts";
 import { type CliHost, runCli } from "./cli.ts";
 import { ListenError } from "./listen-error.ts";
@@ -275,6 +277,72 @@ describe("runCli()", () => {
     const f = fakeHost({ "bad.yaml": "routes: [\n" });
     assert.equal(await runCli(["--config", "bad.yaml"], f.host), 1);
     assert.equal(f.served.length, 0);
+  });
+});
+
+describe("run with challenges.ualpnSocket", () => {
+  const DIGEST = "sYAwVrqDtVOuJZvAHurSAYPoEt5fFV_C4bdSOOW-o5Y";
+  const TOKEN = "cli-test-token-0123456789";
+  const config = (socket: unknown) =>
+    JSON.stringify({
+      listen: ["127.0.0.1:4443"],
+      routes: [{ name: "acme", match: { acme: "exact" }, target: { acme: "builtin" } }],
+      default: "reject",
+      admin: { token: TOKEN },
+      challenges: { ualpnSocket: socket },
+    });
+  const start = (socket: unknown, unix: FakeUnix | undefined) => {
+    const f = fakeHost({ "u.yaml": config(socket) });
+    const apps: Hono[] = [];
+    const host: CliHost = {
+      ...f.host,
+      serveAdmin: (settings, app) => {
+        apps.push(app);
+        return { port: settings.listen.port, stop: () => {} };
+      },
+      ...(unix ? { unix } : {}),
+    };
+    return { f, apps, done: runCli(["--config", "u.yaml"], host) };
+  };
+
+  test("serves the socket: an auth there is a challenge the admin API lists; stop removes the file", async () => {
+    const unix = new FakeUnix();
+    const { f, apps, done } = start({ path: "/run/ualpn.sock", mode: "0660", group: 5 }, unix);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(unix.files.get("/run/ualpn.sock"), { kind: "socket", mode: 0o660, uid: 0, gid: 5 });
+    assert.ok(f.logs.some((l) => l.includes("ualpn control socket on")));
+    const c = unix.connect("/run/ualpn.sock");
+    c.send(`auth a.example.test ${DIGEST}\n`);
+    assert.equal(await c.waitText((t) => t.endsWith("\n")), "OK\n");
+    const res = await apps[0]?.request("/v1/challenges", { headers: { authorization: `Bearer ${TOKEN}` } });
+    const list = (await res?.json()) as { challenges: { identifier: string }[] };
+    assert.deepEqual(
+      list.challenges.map((x) => x.identifier),
+      ["a.example.test"],
+    );
+    f.signal("SIGTERM");
+    assert.equal(await done, 0);
+    assert.equal(unix.files.has("/run/ualpn.sock"), false);
+    assert.equal(c.closed, true, "open control connections are closed at stop");
+  });
+
+  test("a socket another process serves stops the start: exit 1, the listeners stopped", async () => {
+    const unix = new FakeUnix();
+    unix.files.set("/run/ualpn.sock", { kind: "socket", mode: 0o600, uid: 0, gid: 0 });
+    unix.foreign.add("/run/ualpn.sock");
+    const { f, done } = start("/run/ualpn.sock", unix);
+    assert.equal(await done, 1);
+    assert.equal(
+      f.err[0],
+      "alpnmux: challenges.ualpnSocket: Cannot serve unix socket /run/ualpn.sock: another process listens on it (another alpnmux or ualpn?)",
+    );
+    assert.equal(f.served[0]?.stopped, true);
+  });
+
+  test("a runtime without unix sockets refuses the config", async () => {
+    const { f, done } = start("/run/ualpn.sock", undefined);
+    assert.equal(await done, 1);
+    assert.equal(f.err[0], "alpnmux: challenges.ualpnSocket: this runtime cannot serve unix sockets");
   });
 });
 

@@ -22,6 +22,22 @@ import type { RedisDial } from "./redis/client.ts";
 import { redactRedisUrl } from "./redis/url.ts";
 import type { Router } from "./router.ts";
 import { applyRunFlags, attributeIssues, type RunFlags } from "./run-flags.ts";
+import { serveUalpnSocket } from "./ualpn-socket.ts";
+import type { UnixSocketHost, UnixSocketServer } from "./unix-socket.ts";
+
+export { serveUalpnSocket, UALPN_IDLE_TIMEOUT_MS, type UalpnSocketOptions } from "./ualpn-socket.ts";
+export {
+  lookupUnixId,
+  serveUnixSocket,
+  type UnixConnection,
+  type UnixConnectionHandler,
+  type UnixListener,
+  UnixSocketError,
+  type UnixSocketErrorCode,
+  type UnixSocketHost,
+  type UnixSocketOptions,
+  type UnixSocketServer,
+} from "./unix-socket.ts";
 
 /** The version printed by `--version` and `/healthz`. */
 export const VERSION = "0.1.0";
@@ -62,6 +78,11 @@ export interface CliHost {
    * Redis store is refused.
    */
   readonly dial?: RedisDial;
+  /**
+   * Unix stream sockets (for `challenges.ualpnSocket`); if absent, a config asking for the
+   * socket is refused.
+   */
+  readonly unix?: UnixSocketHost;
 }
 
 /**
@@ -267,6 +288,37 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
     // Printed once so hooks can use it; set ALPNMUX_ADMIN_TOKEN or admin.tokenFile to fix it.
     if (settings.generated) host.err(`alpnmux: admin API token (generated): ${settings.token}`);
   }
+  let ualpn: UnixSocketServer | null = null;
+  const socket = config.challenges.ualpnSocket;
+  if (socket !== undefined) {
+    try {
+      if (host.unix === undefined) throw new Error("this runtime cannot serve unix sockets");
+      ualpn = await serveUalpnSocket({
+        unix: host.unix,
+        path: socket.path,
+        mode: Number.parseInt(socket.mode, 8),
+        ...(socket.owner !== undefined ? { owner: socket.owner } : {}),
+        ...(socket.group !== undefined ? { group: socket.group } : {}),
+        readFile: host.readFileSync,
+        store: instance.challenges,
+      });
+    } catch (e) {
+      admin?.stop();
+      await server.stop(0);
+      instance.close();
+      host.err(`alpnmux: challenges.ualpnSocket: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+    log.info("ualpn control socket on {path} (mode {mode}): auth/unauth go to the challenge store", {
+      path: socket.path,
+      mode: socket.mode,
+    });
+    if (!config.routes.some((r) => typeof r.target === "object" && "acme" in r.target)) {
+      log.warn(
+        "challenges.ualpnSocket is set but no route has target { acme: builtin }: nothing serves them",
+      );
+    }
+  }
   if (config.challenges.redis && config.challenges.store === "redis") {
     log.info("challenges are shared through Redis at {url} (keys {prefix}challenge:*)", {
       url: redactRedisUrl(config.challenges.redis.url),
@@ -302,7 +354,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
             drain: config.drainTimeout,
           });
           admin?.stop();
-          return server.stop();
+          return Promise.all([server.stop(), ualpn?.close()]);
         })
         .then(() => instance.close())
         .then(() => resolve(0));

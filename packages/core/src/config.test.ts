@@ -223,6 +223,85 @@ describe("parseConfig() names the path and the reason", () => {
   });
 });
 
+describe("challenges.ualpnSocket", () => {
+  const ualpn = (v: unknown) =>
+    parseConfig({ default: "reject", challenges: { ualpnSocket: v } }).challenges.ualpnSocket;
+
+  test("a path, or { path, mode, owner, group }; mode defaults to 0600", () => {
+    assert.deepEqual(ualpn("/run/ualpn.sock"), { path: "/run/ualpn.sock", mode: "0600" });
+    assert.deepEqual(ualpn({ path: "/run/ualpn.sock", mode: "660", owner: "alpnmux", group: 998 }), {
+      path: "/run/ualpn.sock",
+      mode: "0660",
+      owner: "alpnmux",
+      group: 998,
+    });
+    assert.deepEqual(ualpn({ path: "/s", mode: "0o640", group: "1000" }), {
+      path: "/s",
+      mode: "0640",
+      group: "1000",
+    });
+    assert.equal(parseConfig({ default: "reject" }).challenges.ualpnSocket, undefined);
+  });
+
+  test("loadConfig() reads a quoted mode from YAML; an unquoted one is refused with advice", () => {
+    const yaml = (mode: string) =>
+      `default: reject\nchallenges:\n  ualpnSocket: { path: /run/ualpn.sock, mode: ${mode} }\n`;
+    assert.equal(loadConfig(yaml('"0660"')).challenges.ualpnSocket?.mode, "0660");
+    assert.throws(
+      () => loadConfig(yaml("0660")),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues[0]?.path === "challenges.ualpnSocket.mode" &&
+        /quoted octal string, like "0660" \(unquoted, YAML reads 660 as a decimal number\)/.test(
+          e.issues[0]?.message ?? "",
+        ),
+    );
+  });
+
+  test("bad values are config errors at their path", () => {
+    const cases: [unknown, string, RegExp][] = [
+      ["", "challenges.ualpnSocket", /is empty/],
+      [
+        `/${"a".repeat(110)}`,
+        "challenges.ualpnSocket",
+        /111 bytes, more than a unix socket path holds \(107\)/,
+      ],
+      [{ path: "/s", mode: "0999" }, "challenges.ualpnSocket.mode", /not a file mode/],
+      [{ path: "/s", mode: "01777" }, "challenges.ualpnSocket.mode", /not a file mode/],
+      [
+        { path: "/s", owner: "no spaces" },
+        "challenges.ualpnSocket.owner",
+        /user or group name, or a numeric id/,
+      ],
+      [{ path: "/s", group: -1 }, "challenges.ualpnSocket.group", /user or group name, or a numeric id/],
+      [{ mode: "0600" }, "challenges.ualpnSocket.path", /is required/],
+      [{ path: "/s", sock: 1 }, "challenges.ualpnSocket", /Unrecognized key: "sock"/],
+      [
+        42,
+        "challenges.ualpnSocket",
+        /expected a socket path, or \{ path, mode\?: "0600", owner\?, group\? \}/,
+      ],
+    ];
+    for (const [value, path, message] of cases) {
+      const i = issues({ default: "reject", challenges: { ualpnSocket: value } });
+      assert.equal(i.length, 1, JSON.stringify(i));
+      assert.equal(i[0]?.path, path, JSON.stringify(value));
+      assert.match(i[0]?.message ?? "", message, JSON.stringify(value));
+    }
+  });
+
+  test("the checked form parses again to itself (PUT /v1/routes re-checks the whole config)", () => {
+    const once = parseConfig({
+      default: "reject",
+      challenges: { ualpnSocket: { path: "/s", mode: "640", group: "acme" } },
+    });
+    assert.deepEqual(
+      parseConfig({ default: "reject", challenges: once.challenges }).challenges,
+      once.challenges,
+    );
+  });
+});
+
 describe("limitReached()", () => {
   test("0 is no cap; a positive cap is reached at the cap", () => {
     assert.equal(limitReached(0, 0), false);

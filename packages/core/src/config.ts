@@ -105,6 +105,75 @@ const redisUrl = z.string().transform((s, ctx) => {
   }
 });
 
+/** Longest unix socket path: `sun_path` holds 108 bytes, the last one a NUL (Linux). */
+export const MAX_UNIX_PATH_BYTES = 107;
+
+const unixPath = z.string().superRefine((p, ctx) => {
+  const bytes = new TextEncoder().encode(p).length;
+  if (p === "") ctx.addIssue({ code: "custom", message: "is empty" });
+  else if (p.includes("\0")) ctx.addIssue({ code: "custom", message: "contains a NUL character" });
+  else if (bytes > MAX_UNIX_PATH_BYTES) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(p)} is ${bytes} bytes, more than a unix socket path holds (${MAX_UNIX_PATH_BYTES})`,
+    });
+  }
+});
+
+/** A file mode as a quoted octal string ("0660"); normalised to four digits. */
+const unixMode = z.unknown().transform((v, ctx) => {
+  const m = typeof v === "string" ? /^(?:0o|0)?([0-7]{1,4})$/.exec(v) : null;
+  if (typeof v === "number") {
+    ctx.addIssue({
+      code: "custom",
+      message: `write the mode as a quoted octal string, like "0660" (unquoted, YAML reads ${v} as a decimal number)`,
+    });
+    return z.NEVER;
+  }
+  const n = m?.[1] === undefined ? Number.NaN : Number.parseInt(m[1], 8);
+  if (!(n >= 0 && n <= 0o777)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(v)} is not a file mode: expected octal permission bits "0000" to "0777", like "0660"`,
+    });
+    return z.NEVER;
+  }
+  return `0${n.toString(8).padStart(3, "0")}`;
+});
+
+/** A user or group: a name (looked up in /etc/passwd, /etc/group) or a numeric id. */
+const UNIX_ID = "expected a user or group name, or a numeric id";
+const unixId = z.union(
+  [
+    z.number().int(UNIX_ID).min(0, UNIX_ID).max(0xfffffffe, UNIX_ID),
+    z.string().regex(/^(?:\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/, UNIX_ID),
+  ],
+  {
+    error: () => UNIX_ID,
+  },
+);
+
+/**
+ * `challenges.ualpnSocket`: a path, or `{ path, mode, owner, group }`; checked to the object
+ * form with mode "0600" by default.
+ */
+const ualpnSocket = z
+  .union(
+    [
+      unixPath,
+      z.strictObject({
+        path: unixPath,
+        mode: unixMode.default("0600"),
+        owner: unixId.optional(),
+        group: unixId.optional(),
+      }),
+    ],
+    {
+      error: () => 'expected a socket path, or { path, mode?: "0600", owner?, group? }',
+    },
+  )
+  .transform((v) => (typeof v === "string" ? { path: v, mode: "0600" } : v));
+
 const proxyVersion = z.enum(["none", "v1", "v2"]);
 const tlv = z.enum(["authority", "alpn"]);
 
@@ -200,10 +269,15 @@ export const configSchema = z
         format: z.enum(["auto", "json", "pretty"]).default("auto"),
       })
       .prefault({}),
-    /** Where the built-in responder's challenges live: this process, or Redis (shared by instances). */
+    /**
+     * Where the built-in responder's challenges live: this process, or Redis (shared by
+     * instances); `ualpnSocket` also accepts them over ualpn's control protocol (uacme's
+     * `ualpn.sh` hook, certbot-ualpn).
+     */
     challenges: z
       .strictObject({
         store: z.enum(["memory", "redis"]).default("memory"),
+        ualpnSocket: ualpnSocket.optional(),
         redis: z
           .strictObject({
             url: redisUrl,

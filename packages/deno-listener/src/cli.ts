@@ -3,7 +3,9 @@
  * itself is `runCli` from `@alpnmux/core/cli`. Run it with the `alpnmux-deno` bin, or with
  * `deno run --no-prompt --allow-net --allow-read
  * --allow-env=ALPNMUX_ADMIN,ALPNMUX_ADMIN_TOKEN,LOG_TOKENS,LOG_STREAM packages/deno-listener/src/cli.ts …`
- * (`--allow-read` may name only the config, token and CA files).
+ * (`--allow-read` may name only the config, token and CA files). With
+ * `challenges.ualpnSocket` add `--allow-write=PATH` for the socket (`alpnmux-deno` adds it from
+ * `ALPNMUX_DENO_ALLOW_WRITE`).
  *
  * @module cli
  */
@@ -13,6 +15,7 @@ import { type CliHost, runCli } from "@alpnmux/core/cli";
 import { serve } from "./listener.ts";
 import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
 import { dial } from "./redis-dial.ts";
+import { unix } from "./ualpn-socket.ts";
 
 /** The environment variables the command reads (see `bin/alpnmux-deno`'s `--allow-env`). */
 const ENV_VARS = ["ALPNMUX_ADMIN", "ALPNMUX_ADMIN_TOKEN"] as const;
@@ -62,6 +65,7 @@ const host: CliHost = {
     Deno.addSignalListener("SIGHUP", handler);
   },
   dial,
+  unix,
 };
 
 // A bug in one connection's handling must not take the others down: log and go on.
