@@ -5,7 +5,7 @@
 # dehydrated runs `hook deploy_challenge DOMAIN TOKEN VALUE` before it asks the CA to validate
 # and `hook clean_challenge DOMAIN TOKEN VALUE` after; with HOOK_CHAIN="yes" one call carries
 # several DOMAIN TOKEN VALUE triples. For tls-alpn-01, VALUE is the SHA-256 digest of the key
-# authorization as colon-separated hex ("2c:f2:…"), which `alpnmux challenge set` takes as it
+# authorization as colon-separated hex ("b1:80:30:…"), which `alpnmux challenge set` takes as it
 # is. Every other handler (deploy_cert, startup_hook, …, and ones newer versions add) does
 # nothing and succeeds, as dehydrated requires; to deploy certificates too, call this script
 # from your own hook for deploy_challenge and clean_challenge.
