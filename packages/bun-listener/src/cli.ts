@@ -12,6 +12,7 @@ import { serve } from "./listener.ts";
 import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
 import { dial } from "./redis-dial.ts";
 import { unix } from "./ualpn-socket.ts";
+import { workers } from "./workers.ts";
 
 const line = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
 
@@ -25,7 +26,10 @@ const host: CliHost = {
   err: (s) => process.stderr.write(line(s)),
   writeLog: (l) => process.stdout.write(l),
   logIsTty: process.stdout.isTTY === true,
-  serve: (config, router) => serve({ config, router }),
+  serve: (config, router, options) => serve({ config, router, reusePort: options?.reusePort === true }),
+  pid: process.pid,
+  cores: navigator.hardwareConcurrency,
+  workers,
   serveAdmin(settings, app) {
     try {
       const s = Bun.serve({ hostname: settings.listen.host, port: settings.listen.port, fetch: app.fetch });

@@ -124,11 +124,12 @@ export function serve(options: ServeOptions): Server {
   const addresses: { host: string; port: number }[] = [];
   try {
     for (const p of plan) {
-      // `ipv6Only` works on Bun.listen at run time but is typed only for connect.
-      const opts: Bun.TCPSocketListenOptions<End> & { ipv6Only: boolean } = {
+      // `ipv6Only` and `reusePort` work on Bun.listen at run time but are not typed for it.
+      const opts: Bun.TCPSocketListenOptions<End> & { ipv6Only: boolean; reusePort: boolean } = {
         hostname: p.host,
         port: p.port,
         ipv6Only: p.ipv6Only,
+        reusePort: options.reusePort === true,
         allowHalfOpen: true,
         socket: clientHandlers,
       };

@@ -8,10 +8,10 @@
  */
 
 import { chmod, chown, lstat, unlink } from "node:fs/promises";
-import type { UnixConnectionHandler, UnixSocketHost } from "@alpnmux/core/cli";
-import type { Socket } from "bun";
+import type { UnixConnection, UnixConnectionHandler, UnixSocketHost } from "@alpnmux/core/cli";
+import type { Socket, SocketHandler } from "bun";
 
-interface State {
+export interface State {
   handler: UnixConnectionHandler;
   queue: Uint8Array[];
   closing: boolean;
@@ -30,6 +30,37 @@ function flush(s: Socket<State>): void {
     st.queue.shift();
   }
   if (st.closing) s.end();
+}
+
+/**
+ * Bun socket handlers that hand each accepted stream (unix or TCP) to `accept`, with an
+ * ordered write queue.
+ * @param accept The core's connection handler factory.
+ * @returns Handlers for `Bun.listen`.
+ */
+export function streamHandlers(
+  accept: (conn: UnixConnection) => UnixConnectionHandler,
+): SocketHandler<State> {
+  return {
+    open(s) {
+      const state: State = { handler: { data() {}, end() {} }, queue: [], closing: false };
+      s.data = state;
+      state.handler = accept({
+        write(bytes) {
+          state.queue.push(bytes);
+          flush(s);
+        },
+        close() {
+          state.closing = true;
+          flush(s);
+        },
+      });
+    },
+    data: (s, bytes) => s.data.handler.data(new Uint8Array(bytes)),
+    drain: flush,
+    end: (s) => s.data.handler.end(),
+    error: (s) => s.data?.handler.end(),
+  };
 }
 
 /** The unix socket primitives on Bun. */
@@ -55,30 +86,7 @@ export const unix: UnixSocketHost = {
   chmod: (path, mode) => chmod(path, mode),
   chown: (path, uid, gid) => chown(path, uid ?? -1, gid ?? -1),
   async listen(path, accept) {
-    const listener = Bun.listen<State>({
-      unix: path,
-      allowHalfOpen: true,
-      socket: {
-        open(s) {
-          const state: State = { handler: { data() {}, end() {} }, queue: [], closing: false };
-          s.data = state;
-          state.handler = accept({
-            write(bytes) {
-              state.queue.push(bytes);
-              flush(s);
-            },
-            close() {
-              state.closing = true;
-              flush(s);
-            },
-          });
-        },
-        data: (s, bytes) => s.data.handler.data(new Uint8Array(bytes)),
-        drain: flush,
-        end: (s) => s.data.handler.end(),
-        error: (s) => s.data?.handler.end(),
-      },
-    });
+    const listener = Bun.listen<State>({ unix: path, allowHalfOpen: true, socket: streamHandlers(accept) });
     return {
       async close() {
         listener.stop(true);

@@ -137,6 +137,10 @@ export interface AdminAppOptions {
   readonly crypto?: Crypto;
   /** Largest request body in bytes; if 0 or absent, 1 MiB. */
   readonly maxBodyBytes?: number;
+  /** Called after `PUT /v1/routes` applied a table (the primary of `workers: N` pushes it on). */
+  readonly onRoutes?: (config: RouterConfig) => void;
+  /** The `/metrics` text; if absent, the router's registry (the primary sums its workers'). */
+  readonly metricsText?: () => Promise<string>;
 }
 
 /** The longest `ttlSeconds` accepted: 7 days (ACME authorizations rarely live longer). */
@@ -580,12 +584,15 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       onNoSni: config.onNoSni,
     };
     accepted = { config, doc };
+    options.onRoutes?.(config);
     log.info("route table replaced: {routes}", { routes: router.table.routeNames });
     return c.json(doc);
   });
 
-  app.get("/metrics", (c) =>
-    c.body(router.metrics.registry.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
+  app.get("/metrics", async (c) =>
+    c.body(options.metricsText ? await options.metricsText() : router.metrics.registry.render(), 200, {
+      "content-type": PROMETHEUS_CONTENT_TYPE,
+    }),
   );
 
   return app;

@@ -39,6 +39,16 @@ export interface InstanceOptions {
   readonly dial?: RedisDial;
   /** Version shown by `/healthz`. */
   readonly version?: string;
+  /** `false`: no admin API (a worker process: the primary serves it). Default `true`. */
+  readonly admin?: boolean;
+  /** This process's worker number (`workers: N`), added to each connection's log line as `worker`. */
+  readonly worker?: number;
+  /** Called after the admin API set or deleted a challenge (the primary tells its workers). */
+  readonly onChallengesChanged?: () => void;
+  /** Called after `PUT /v1/routes` applied a new table (the primary pushes it to its workers). */
+  readonly onRoutes?: (config: RouterConfig) => void;
+  /** `/metrics` text instead of the router's own registry (the primary sums its workers'). */
+  readonly metricsText?: () => Promise<string>;
 }
 
 /** A ready instance: bind `router` with a listener and `admin.app.fetch` with an HTTP server. */
@@ -51,6 +61,8 @@ export interface Instance {
    */
   readonly challenges: ChallengeStore;
   readonly admin: { readonly settings: AdminSettings; readonly app: Hono } | null;
+  /** Drops the responder's remembered misses (a challenge was set elsewhere). */
+  forgetMisses(): void;
   /** Closes what the instance opened itself (the Redis connection); call it after the last request. */
   close(): void;
 }
@@ -74,12 +86,22 @@ export function createInstance(options: InstanceOptions): Instance {
   // A store passed in is the caller's to close; one made here from the config is ours.
   const { store, close } = options.store ? { store: options.store, close() {} } : configuredStore(options);
   const { factory, lookup } = createBuiltinResponder({ store, crypto });
-  const challenges = forgettingMisses(store, () => lookup.forget());
-  const router = createRouter({ config: options.config, responder: factory });
-  const settings = resolveAdminSettings(options.config, options.env ?? {}, (p) => {
-    if (!options.readFile) throw new TypeError(`cannot read token file ${p} on this runtime`);
-    return options.readFile(p);
+  const challenges = forgettingMisses(store, () => {
+    lookup.forget();
+    options.onChallengesChanged?.();
   });
+  const router = createRouter({
+    config: options.config,
+    responder: factory,
+    ...(options.worker !== undefined ? { worker: options.worker } : {}),
+  });
+  const settings =
+    options.admin === false
+      ? null
+      : resolveAdminSettings(options.config, options.env ?? {}, (p) => {
+          if (!options.readFile) throw new TypeError(`cannot read token file ${p} on this runtime`);
+          return options.readFile(p);
+        });
   const admin = settings
     ? {
         settings,
@@ -89,10 +111,12 @@ export function createInstance(options: InstanceOptions): Instance {
           token: settings.token,
           crypto,
           ...(options.version ? { version: options.version } : {}),
+          ...(options.onRoutes ? { onRoutes: options.onRoutes } : {}),
+          ...(options.metricsText ? { metricsText: options.metricsText } : {}),
         }),
       }
     : null;
-  return { router, store, challenges, admin, close };
+  return { router, store, challenges, admin, forgetMisses: () => lookup.forget(), close };
 }
 
 /**

@@ -206,6 +206,7 @@ Run flags:
   --default ADDR                   where everything else goes (your HTTPS server)
   --default-proxy none|v1|v2       PROXY protocol header for the default route
   --hello-timeout DURATION         close clients that send no complete ClientHello in time (default 10s)
+  --workers N|auto                 processes sharing the listen sockets (default 1; auto: one per core)
   --admin ADDR                     admin API address (default 127.0.0.1:9180 when --acme builtin)
   --admin-token TOKEN              admin bearer token (or ALPNMUX_ADMIN_TOKEN, or --admin-token-file)
   --admin-token-file FILE          file holding the admin bearer token
@@ -223,6 +224,7 @@ const RUN_FLAGS = {
   "--default": "default",
   "--default-proxy": "defaultProxy",
   "--hello-timeout": "helloTimeout",
+  "--workers": "workers",
   "--log-level": "logLevel",
   "--log-format": "logFormat",
   "--admin": "admin",

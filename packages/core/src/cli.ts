@@ -14,17 +14,38 @@ import { runChallengeCommand } from "./admin-client.ts";
 import { type AdminSettings, adminTokenProblem } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
 import { parseCli, USAGE, UsageError, type UsageIssue } from "./cli-args.ts";
-import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, parseConfig, type RouterConfig } from "./config.ts";
+import {
+  ConfigError,
+  DEFAULT_CONFIG_YAML,
+  loadConfig,
+  parseConfig,
+  type RouterConfig,
+  resolveWorkers,
+} from "./config.ts";
 import { helloReport } from "./hello-report.ts";
 import { ListenError } from "./listen-error.ts";
 import { configureLogging } from "./logging.ts";
+import { renderSnapshot } from "./metrics.ts";
 import type { RedisDial } from "./redis/client.ts";
 import { redactRedisUrl } from "./redis/url.ts";
 import type { Router } from "./router.ts";
 import { applyRunFlags, attributeIssues, type RunFlags } from "./run-flags.ts";
+import { Supervisor, type WorkerHost } from "./supervisor.ts";
 import { serveUalpnSocket } from "./ualpn-socket.ts";
 import type { UnixSocketHost, UnixSocketServer } from "./unix-socket.ts";
+import { runWorker } from "./worker.ts";
+import { parseWorkerEnv, WORKER_ENV_VAR } from "./worker-protocol.ts";
 
+export {
+  RESTART_MAX_MS,
+  RESTART_MIN_MS,
+  RESTART_RESET_MS,
+  restartDelay,
+  Supervisor,
+  type SupervisorOptions,
+  type WorkerHost,
+  type WorkerProcess,
+} from "./supervisor.ts";
 export { serveUalpnSocket, UALPN_IDLE_TIMEOUT_MS, type UalpnSocketOptions } from "./ualpn-socket.ts";
 export {
   lookupUnixId,
@@ -38,6 +59,8 @@ export {
   type UnixSocketOptions,
   type UnixSocketServer,
 } from "./unix-socket.ts";
+export { primaryStore, runWorker, type WorkerRuntime } from "./worker.ts";
+export * from "./worker-protocol.ts";
 
 /** The version printed by `--version` and `/healthz`. */
 export const VERSION = "0.1.0";
@@ -65,8 +88,17 @@ export interface CliHost {
   writeLog(line: string): void;
   /** Whether the log stream is a terminal (`log.format: auto` is pretty there, JSON otherwise). */
   readonly logIsTty?: boolean;
-  /** Binds the router's listeners; may throw a runtime bind error. */
-  serve(config: RouterConfig, router: Router): RunningServer;
+  /**
+   * Binds the router's listeners (with SO_REUSEPORT when `options.reusePort`, as the workers
+   * of `workers: N` do); may throw a runtime bind error.
+   */
+  serve(config: RouterConfig, router: Router, options?: { reusePort?: boolean }): RunningServer;
+  /** This process's id (logged by workers). */
+  readonly pid?: number;
+  /** The cores the runtime reports (`workers: auto`); if absent, 1. */
+  readonly cores?: number;
+  /** Spawning workers and their control listener; if absent, `workers` above 1 is refused. */
+  readonly workers?: WorkerHost;
   /** Serves the admin app; may throw a runtime bind error. Returns the bound port. */
   serveAdmin(settings: AdminSettings, app: Hono): { port: number; stop(): void };
   /** Calls `handler` on SIGTERM and SIGINT. */
@@ -167,8 +199,20 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
         },
         host,
       );
-    case "run":
+    case "run": {
+      const marker = host.env[WORKER_ENV_VAR];
+      if (marker !== undefined) {
+        const w = parseWorkerEnv(marker);
+        if (w === null) {
+          host.err(
+            `alpnmux: ${WORKER_ENV_VAR} is set but malformed (it is set by a primary for its workers)`,
+          );
+          return 2;
+        }
+        return runWorker(w, host, VERSION);
+      }
       return run(cmd.flags, host);
+    }
   }
 }
 
@@ -252,6 +296,13 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
     write: host.writeLog,
   });
   const log = getLogger(["alpnmux", "main"]);
+  const workers = resolveWorkers(config.workers, host.cores);
+  if (workers > 1 && host.workers === undefined) {
+    host.err(`alpnmux: workers: ${config.workers} needs worker processes, which this runtime does not offer`);
+    return 1;
+  }
+  // With workers, this process is the primary: admin API, challenge store, config; no TCP.
+  let supervisor: Supervisor | null = null;
   let instance: ReturnType<typeof createInstance>;
   try {
     instance = createInstance({
@@ -260,6 +311,19 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       readFile: host.readFileSync,
       version: VERSION,
       ...(host.dial ? { dial: host.dial } : {}),
+      ...(workers > 1
+        ? {
+            onChallengesChanged: () => supervisor?.forget(),
+            onRoutes: (c: RouterConfig) => {
+              config = c;
+              supervisor?.pushConfig(c);
+            },
+            metricsText: async () =>
+              supervisor === null
+                ? instance.router.metrics.registry.render()
+                : renderSnapshot(await supervisor.metrics(instance.router.metrics.registry.snapshot())),
+          }
+        : {}),
     });
   } catch (e) {
     host.err(e instanceof Error ? e.message : String(e));
@@ -267,11 +331,30 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
   }
   let server: RunningServer;
   let admin: { port: number; stop(): void } | null = null;
-  try {
-    server = host.serve(config, instance.router);
-  } catch (e) {
-    host.err(e instanceof ListenError ? e.message : String(e));
-    return 1;
+  if (workers > 1) {
+    const sup = new Supervisor({
+      count: workers,
+      host: host.workers as WorkerHost,
+      store: instance.store,
+      config: () => config,
+    });
+    supervisor = sup;
+    try {
+      await sup.start();
+    } catch (e) {
+      instance.close();
+      host.err(`alpnmux: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+    log.info("{workers} workers share the listen addresses: pids {pids}", { workers, pids: sup.pids });
+    server = { close: async () => {}, stop: (ms) => sup.stop(ms ?? config.drainTimeout) };
+  } else {
+    try {
+      server = host.serve(config, instance.router);
+    } catch (e) {
+      host.err(e instanceof ListenError ? e.message : String(e));
+      return 1;
+    }
   }
   if (instance.admin) {
     const { settings, app } = instance.admin;
@@ -336,7 +419,10 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
   host.onReloadSignal(() => {
     reloading = reloading.then(async () => {
       const next = await reload(flags, host, instance.router, config);
-      if (next) config = next;
+      if (next) {
+        config = next;
+        supervisor?.pushConfig(next);
+      }
     });
   });
   return await new Promise<number>((resolve) => {
@@ -380,10 +466,17 @@ async function reload(
     const next = await loadRunConfig(flags, host);
     const needsRestart = [
       JSON.stringify(next.listen) !== JSON.stringify(running.listen) ? "listen" : null,
+      next.workers !== running.workers ? "workers" : null,
       JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
       JSON.stringify(next.challenges) !== JSON.stringify(running.challenges) ? "challenges" : null,
     ].filter((x) => x !== null);
-    const applied = { ...next, listen: running.listen, admin: running.admin, challenges: running.challenges };
+    const applied = {
+      ...next,
+      listen: running.listen,
+      workers: running.workers,
+      admin: running.admin,
+      challenges: running.challenges,
+    };
     router.setConfig(applied);
     log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {
       routes: router.table.routeNames,

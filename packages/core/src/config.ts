@@ -233,12 +233,21 @@ const logLevel = z.enum(["trace", "debug", "info", "warning", "error", "fatal"])
  * - `onNoSni` (`route`): a hello without SNI (a browser opening `https://203.0.113.7/`, a
  *   health check) goes through the routes (a `noSni` matcher, else the default), as HAProxy,
  *   nginx, Caddy and sslh do; `close` refuses it.
+ * - `workers` (1): processes that accept connections; `auto`: one per core the runtime reports
+ *   (`resolveWorkers`). With more than 1, the process started is the primary: it runs the admin
+ *   API and the challenge store and spawns that many workers sharing the listen sockets
+ *   (SO_REUSEPORT); 1 is a single process with no primary/worker split.
  * - `log.level` (`info`); `log.format` (`auto`): `json` lines, `pretty` text, or `auto`:
  *   pretty on a terminal, JSON otherwise (journald, files); see `resolveLogFormat`.
  */
 export const configSchema = z
   .strictObject({
     listen: z.array(hostPort(true)).min(1).prefault(["[::]:443"]),
+    workers: z
+      .union([z.literal("auto"), z.number().int().min(1).max(256)], {
+        error: 'must be a whole number from 1 to 256, or "auto"',
+      })
+      .default(1),
     helloTimeout: duration.default(10_000),
     connectTimeout: duration.default(5_000),
     drainTimeout: duration.default(30_000),
@@ -469,4 +478,20 @@ export function loadConfig(text: string, source = "config"): RouterConfig {
     );
   }
   return parseConfig(doc, source);
+}
+
+/**
+ * The number of worker processes `workers` asks for.
+ * @param workers The config's `workers`.
+ * @param cores The cores the runtime reports (for `auto`); if absent or 0, 1.
+ * @returns At least 1.
+ * @example
+ * ```ts
+ * import { resolveWorkers } from "@alpnmux/core";
+ * resolveWorkers("auto", 8); // 8
+ * resolveWorkers(2, 8); // 2
+ * ```
+ */
+export function resolveWorkers(workers: number | "auto", cores?: number): number {
+  return workers === "auto" ? Math.max(1, Math.floor(cores ?? 1) || 1) : workers;
 }

@@ -214,3 +214,52 @@ describe("Registry", () => {
     );
   });
 });
+
+describe("snapshots", () => {
+  test("mergeSnapshots sums counters and gauges by name and labels, and histograms bucket-wise", async () => {
+    const { mergeSnapshots, renderSnapshot } = await import("./metrics.ts");
+    const make = (n: number) => {
+      const r = new Registry();
+      const c = r.counter<"route">({ name: "c_total", help: "C.", labelNames: ["route"] });
+      c.labels({ route: "a" }).inc(n);
+      if (n === 2) c.labels({ route: "b" }).inc(5);
+      r.gauge({ name: "g", help: "G." }).set(n);
+      const h = r.histogram({ name: "h_seconds", help: "H.", buckets: [0.1, 1] });
+      h.observe(n === 1 ? 0.05 : 0.5);
+      h.observe(3);
+      return r;
+    };
+    const a = make(1);
+    const b = make(2);
+    const merged = mergeSnapshots([a.snapshot(), b.snapshot()]);
+    const expected = new Registry();
+    const c = expected.counter<"route">({ name: "c_total", help: "C.", labelNames: ["route"] });
+    c.labels({ route: "a" }).inc(3);
+    c.labels({ route: "b" }).inc(5);
+    expected.gauge({ name: "g", help: "G." }).set(3);
+    const h = expected.histogram({ name: "h_seconds", help: "H.", buckets: [0.1, 1] });
+    for (const v of [0.05, 3, 0.5, 3]) h.observe(v);
+    assert.equal(renderSnapshot(merged), expected.render());
+  });
+
+  test("renderSnapshot of one registry's snapshot renders the same text, after a JSON round trip too", async () => {
+    const { renderSnapshot } = await import("./metrics.ts");
+    const r = new Registry();
+    r.counter<"x">({ name: "a_total", help: 'quote " and \\ back', labelNames: ["x"] })
+      .labels({ x: 'v"\n' })
+      .inc(2);
+    r.histogram({ name: "b", help: "B." }).observe(0.3);
+    r.gauge({ name: "c", help: "C." });
+    assert.equal(renderSnapshot(r.snapshot()), r.render());
+    assert.equal(renderSnapshot(JSON.parse(JSON.stringify(r.snapshot()))), r.render());
+  });
+
+  test("a family whose type or buckets differ in a later snapshot is not mixed in", async () => {
+    const { mergeSnapshots } = await import("./metrics.ts");
+    const a = new Registry();
+    a.counter({ name: "x", help: "X." }).inc(1);
+    const b = new Registry();
+    b.gauge({ name: "x", help: "X." }).set(9);
+    assert.deepEqual(mergeSnapshots([a.snapshot(), b.snapshot()])[0]?.series, [{ labels: [], value: 1 }]);
+  });
+});

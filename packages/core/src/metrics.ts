@@ -90,6 +90,23 @@ function formatValue(v: number): string {
   return Number.isNaN(v) ? "NaN" : String(v);
 }
 
+/** A counter's or gauge's value, or a histogram's per-bucket (non-cumulative) counts, sum and count. */
+export type SeriesValue =
+  | number
+  | { readonly counts: readonly number[]; readonly sum: number; readonly count: number };
+
+/** One metric family's numbers, as {@linkcode Registry.snapshot} gives them. */
+export interface FamilySnapshot {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  readonly labelNames: readonly string[];
+  /** Finite upper bounds of a histogram. */
+  readonly buckets?: readonly number[];
+  /** One entry per label set: the label values in `labelNames` order. */
+  readonly series: readonly { readonly labels: readonly string[]; readonly value: SeriesValue }[];
+}
+
 interface Series<C> {
   /** Rendered `name="value",…` pairs (no braces), used for sorting and output. */
   readonly labelText: string;
@@ -173,6 +190,30 @@ abstract class Metric<L extends string, C> {
     return this.#resolve([]);
   }
 
+  /** One child's numbers, for {@linkcode Metric.snapshot}. */
+  protected abstract childValue(child: C): SeriesValue;
+
+  /**
+   * This family's numbers as plain data (JSON-safe but for NaN and infinities, which
+   * {@linkcode mergeSnapshots} and {@linkcode renderSnapshot} keep as numbers).
+   * @returns The family snapshot.
+   */
+  snapshot(): FamilySnapshot {
+    if (this.labelNames.length === 0) this.#resolve([]);
+    const series = [...this.#series.entries()].map(([key, s]) => ({
+      labels: key === "" ? [] : (JSON.parse(key) as string[]),
+      value: this.childValue(s.child),
+    }));
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      labelNames: [...this.labelNames],
+      ...(this instanceof Histogram ? { buckets: [...this.buckets] } : {}),
+      series,
+    };
+  }
+
   /** Renders this family's sample lines (without HELP/TYPE). */
   protected abstract samples(labelText: string, child: C, out: string[]): void;
 
@@ -241,6 +282,9 @@ export class Counter<L extends string = never> extends Metric<L, CounterChild> {
   inc(amount = 1): void {
     this.unlabelled.inc(amount);
   }
+  protected childValue(child: CounterChild): SeriesValue {
+    return child.value;
+  }
   protected samples(labelText: string, child: CounterChild, out: string[]): void {
     out.push(sample(this.name, labelText, child.value));
   }
@@ -298,6 +342,9 @@ export class Gauge<L extends string = never> extends Metric<L, GaugeChild> {
   /** Sets an unlabelled gauge. @param value New value. @throws {MetricsError} If labelled. */
   set(value: number): void {
     this.unlabelled.set(value);
+  }
+  protected childValue(child: GaugeChild): SeriesValue {
+    return child.value;
   }
   protected samples(labelText: string, child: GaugeChild, out: string[]): void {
     out.push(sample(this.name, labelText, child.value));
@@ -374,6 +421,9 @@ export class Histogram<L extends string = never> extends Metric<L, HistogramChil
   observe(value: number): void {
     this.unlabelled.observe(value);
   }
+  protected childValue(child: HistogramChild): SeriesValue {
+    return { counts: [...child.counts], sum: child.sum, count: child.count };
+  }
   protected samples(labelText: string, child: HistogramChild, out: string[]): void {
     const sep = labelText === "" ? "" : ",";
     let cum = 0;
@@ -399,7 +449,7 @@ export class Histogram<L extends string = never> extends Metric<L, HistogramChil
  * ```
  */
 export class Registry {
-  #metrics = new Map<string, { name: string; render(): string }>();
+  #metrics = new Map<string, { name: string; render(): string; snapshot?: () => FamilySnapshot }>();
 
   /**
    * Adds a metric created elsewhere.
@@ -445,6 +495,19 @@ export class Registry {
   }
 
   /**
+   * Every family's numbers as plain data, sorted by name (to send to another process and
+   * {@linkcode mergeSnapshots} there).
+   * @returns One snapshot per family.
+   */
+  snapshot(): FamilySnapshot[] {
+    const names = [...this.#metrics.keys()].sort();
+    return names.flatMap((n) => {
+      const m = this.#metrics.get(n) as { snapshot?: () => FamilySnapshot };
+      return m.snapshot ? [m.snapshot()] : [];
+    });
+  }
+
+  /**
    * Renders every family in the text exposition format 0.0.4, sorted by name.
    * @returns The exposition text (empty string when nothing is registered).
    */
@@ -452,4 +515,112 @@ export class Registry {
     const names = [...this.#metrics.keys()].sort();
     return names.map((n) => (this.#metrics.get(n) as { render(): string }).render()).join("");
   }
+}
+
+/**
+ * Sums several processes' snapshots: counters and gauges by name and label values, histograms
+ * bucket by bucket (with sum and count). A family's help, type, labels and buckets come from
+ * its first snapshot; a later one that disagrees (another version of alpnmux) is left out of
+ * that family rather than mixed in.
+ *
+ * @param snapshots Each process's {@linkcode Registry.snapshot}.
+ * @returns The merged families, sorted by name.
+ * @example
+ * ```ts
+ * import { mergeSnapshots, Registry, renderSnapshot } from "@alpnmux/core";
+ * const a = new Registry(), b = new Registry();
+ * a.counter({ name: "c_total", help: "h" }).inc(2);
+ * b.counter({ name: "c_total", help: "h" }).inc(3);
+ * renderSnapshot(mergeSnapshots([a.snapshot(), b.snapshot()])); // "…c_total 5\n"
+ * ```
+ */
+export function mergeSnapshots(snapshots: readonly (readonly FamilySnapshot[])[]): FamilySnapshot[] {
+  const families = new Map<
+    string,
+    { first: FamilySnapshot; series: Map<string, { labels: readonly string[]; value: SeriesValue }> }
+  >();
+  for (const snap of snapshots) {
+    for (const f of snap) {
+      let fam = families.get(f.name);
+      if (fam === undefined) {
+        fam = { first: f, series: new Map() };
+        families.set(f.name, fam);
+      } else if (!sameShape(fam.first, f)) continue;
+      for (const s of f.series) {
+        const key = JSON.stringify(s.labels);
+        const prev = fam.series.get(key);
+        fam.series.set(key, {
+          labels: s.labels,
+          value: prev === undefined ? s.value : addValues(prev.value, s.value),
+        });
+      }
+    }
+  }
+  return [...families.keys()].sort().map((name) => {
+    const { first, series } = families.get(name) as {
+      first: FamilySnapshot;
+      series: Map<string, { labels: readonly string[]; value: SeriesValue }>;
+    };
+    return { ...first, series: [...series.values()] };
+  });
+}
+
+function sameShape(a: FamilySnapshot, b: FamilySnapshot): boolean {
+  return (
+    a.type === b.type &&
+    JSON.stringify(a.labelNames) === JSON.stringify(b.labelNames) &&
+    JSON.stringify(a.buckets ?? null) === JSON.stringify(b.buckets ?? null)
+  );
+}
+
+function addValues(a: SeriesValue, b: SeriesValue): SeriesValue {
+  if (typeof a === "number" && typeof b === "number") return a + b;
+  if (typeof a === "number" || typeof b === "number") return a;
+  return {
+    counts: a.counts.map((c, i) => c + (b.counts[i] ?? 0)),
+    sum: a.sum + b.sum,
+    count: a.count + b.count,
+  };
+}
+
+/**
+ * Renders snapshots (e.g. from {@linkcode mergeSnapshots}) exactly as a {@linkcode Registry}
+ * holding those numbers would.
+ *
+ * @param families Family snapshots.
+ * @returns The exposition text.
+ * @throws {MetricsError} For a snapshot no registry could hold (bad names, buckets or labels).
+ * @example
+ * ```ts
+ * import { Registry, renderSnapshot } from "@alpnmux/core";
+ * const r = new Registry();
+ * r.gauge({ name: "up", help: "1 when running." }).set(1);
+ * renderSnapshot(r.snapshot()) === r.render(); // true
+ * ```
+ */
+export function renderSnapshot(families: readonly FamilySnapshot[]): string {
+  const registry = new Registry();
+  for (const f of families) {
+    const opts = { name: f.name, help: f.help, labelNames: f.labelNames };
+    const labelsOf = (values: readonly string[]) =>
+      Object.fromEntries(f.labelNames.map((n, i) => [n, values[i] ?? ""])) as Labels<string>;
+    if (f.type === "histogram") {
+      const h = registry.histogram<string>({ ...opts, buckets: f.buckets ?? [] });
+      for (const s of f.series) {
+        if (typeof s.value === "number") continue;
+        const child = h.labels(labelsOf(s.labels));
+        s.value.counts.forEach((c, i) => {
+          if (i < child.counts.length) child.counts[i] = c;
+        });
+        child.sum = s.value.sum;
+        child.count = s.value.count;
+      }
+    } else {
+      const m = f.type === "counter" ? registry.counter<string>(opts) : registry.gauge<string>(opts);
+      for (const s of f.series) {
+        if (typeof s.value === "number") m.labels(labelsOf(s.labels)).value = s.value;
+      }
+    }
+  }
+  return registry.render();
 }

@@ -42,6 +42,8 @@ export interface RouterOptions {
   readonly now?: () => number;
   /** Metrics to use; if absent, a new set. */
   readonly metrics?: RouterMetrics;
+  /** This process's worker number (`workers: N`): each connection's log line carries it as `worker`. */
+  readonly worker?: number;
 }
 
 /** The result of {@linkcode Router.admit}: the addresses (IPv4-mapped ones unmapped) and the verdict. */
@@ -79,6 +81,8 @@ export class Router {
   /** The built-in responder, if configured. */
   readonly challenges: ChallengeHost | undefined;
   readonly now: () => number;
+  /** The worker number this router runs in (`workers: N`), if any. */
+  readonly worker: number | undefined;
   readonly #log: Logger = getLogger(["alpnmux", "connection"]);
   readonly #perIp = new Map<string, number>();
   readonly #helloPerIp = new Map<string, number>();
@@ -91,6 +95,7 @@ export class Router {
     this.metrics = options.metrics ?? createRouterMetrics();
     this.challenges = options.responder;
     this.now = options.now ?? Date.now;
+    this.worker = options.worker;
   }
 
   /** The config in force. */
@@ -236,15 +241,16 @@ export class Router {
 
   /** The one log line per connection (a warning when a limit refused it). */
   #logRecord(record: ConnectionRecord): void {
+    const props = this.worker === undefined ? { ...record } : { ...record, worker: this.worker };
     if (record.outcome === "limit") {
-      this.#log.warn("{client} refused: {error}", { ...record });
+      this.#log.warn("{client} refused: {error}", props);
       return;
     }
     this.#log.info(
-      "{client} sni={sni} route={route} {outcome} up={bytesUp} down={bytesDown} {durationMs}ms",
-      {
-        ...record,
-      },
+      this.worker === undefined
+        ? "{client} sni={sni} route={route} {outcome} up={bytesUp} down={bytesDown} {durationMs}ms"
+        : "{client} sni={sni} route={route} {outcome} up={bytesUp} down={bytesDown} {durationMs}ms worker={worker}",
+      props,
     );
   }
 }

@@ -23,6 +23,7 @@ export interface RunFlags {
   admin?: string;
   adminToken?: string;
   adminTokenFile?: string;
+  workers?: string;
 }
 
 /**
@@ -44,6 +45,9 @@ export function applyRunFlags(doc: unknown, flags: RunFlags): Record<string, unk
   const out: Record<string, unknown> = isRecord(doc) ? structuredClone(doc) : {};
   if (flags.listen.length) out["listen"] = flags.listen;
   if (flags.helloTimeout !== undefined) out["helloTimeout"] = flags.helloTimeout;
+  if (flags.workers !== undefined) {
+    out["workers"] = /^\d{1,4}$/.test(flags.workers) ? Number(flags.workers) : flags.workers;
+  }
   if (flags.acme !== undefined) {
     const routes = Array.isArray(out["routes"]) ? [...(out["routes"] as unknown[])] : [];
     const target = flags.acme === "builtin" ? { acme: "builtin" } : { upstream: flags.acme };
@@ -118,6 +122,7 @@ export function attributeIssues(
   const set: Record<string, string | undefined> = {
     listen: flags.listen.length ? "--listen" : undefined,
     helloTimeout: flags.helloTimeout !== undefined ? "--hello-timeout" : undefined,
+    workers: flags.workers !== undefined ? "--workers" : undefined,
     "default.proxy": flags.defaultProxy !== undefined ? "--default-proxy" : undefined,
     default: flags.default !== undefined ? "--default" : undefined,
     "log.level": flags.logLevel !== undefined ? "--log-level" : undefined,

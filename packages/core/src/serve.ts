@@ -18,6 +18,8 @@ export interface ServeOptions {
   readonly router?: Router;
   /** The built-in ACME responder; if absent (and no `router`), builtin routes close. */
   readonly responder?: ChallengeHost;
+  /** Bind with SO_REUSEPORT (the workers of `workers: N` share each address); default `false`. */
+  readonly reusePort?: boolean;
 }
 
 /** A running listener group. */
