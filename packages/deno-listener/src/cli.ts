@@ -5,7 +5,8 @@
  * --allow-env=ALPNMUX_ADMIN,ALPNMUX_ADMIN_TOKEN,LOG_TOKENS,LOG_STREAM packages/deno-listener/src/cli.ts …`
  * (`--allow-read` may name only the config, token and CA files). With
  * `challenges.ualpnSocket` add `--allow-write=PATH` for the socket (`alpnmux-deno` adds it from
- * `ALPNMUX_DENO_ALLOW_WRITE`).
+ * `ALPNMUX_DENO_ALLOW_WRITE`). With `workers` above 1, the workers are `alpnmux-deno` again
+ * (`ALPNMUX_DENO_SELF`), so add `--allow-run` for it and `--unstable-net` (SO_REUSEPORT).
  *
  * @module cli
  */
@@ -16,9 +17,10 @@ import { serve } from "./listener.ts";
 import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
 import { dial } from "./redis-dial.ts";
 import { unix } from "./ualpn-socket.ts";
+import { workers } from "./workers.ts";
 
 /** The environment variables the command reads (see `bin/alpnmux-deno`'s `--allow-env`). */
-const ENV_VARS = ["ALPNMUX_ADMIN", "ALPNMUX_ADMIN_TOKEN"] as const;
+const ENV_VARS = ["ALPNMUX_ADMIN", "ALPNMUX_ADMIN_TOKEN", "ALPNMUX_WORKER"] as const;
 /** `Deno.env.get` (deno.d.ts declares only `toObject`, which needs access to every variable). */
 const env = Deno.env as unknown as { get(name: string): string | undefined };
 
@@ -45,7 +47,10 @@ const host: CliHost = {
   err: (s) => writeAll(Deno.stderr, line(s)),
   writeLog: (l) => writeAll(Deno.stdout, enc.encode(l)),
   logIsTty: Deno.stdout.isTerminal(),
-  serve: (config, router) => serve({ config, router }),
+  serve: (config, router, options) => serve({ config, router, reusePort: options?.reusePort === true }),
+  pid: Deno.pid,
+  cores: navigator.hardwareConcurrency,
+  workers,
   serveAdmin(settings, app) {
     try {
       const s = Deno.serve(

@@ -145,7 +145,11 @@ export function serve(options: ServeOptions): Server {
   const addresses: { host: string; port: number }[] = [];
   try {
     for (const p of plan) {
-      const l = Deno.listen({ hostname: p.host, port: p.port });
+      const l = Deno.listen({
+        hostname: p.host,
+        port: p.port,
+        ...(options.reusePort === true ? { reusePort: true } : {}),
+      });
       listeners.push(l);
       addresses.push({ host: p.host, port: l.addr.port });
       log.info("listening on {address}", { address: formatHostPort({ host: p.host, port: l.addr.port }) });
