@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, type ConfigIssue, DEFAULT_CONFIG_YAML, loadConfig, parseConfig } from "./config.ts";
+import {
+  ConfigError,
+  type ConfigIssue,
+  DEFAULT_CONFIG_YAML,
+  loadConfig,
+  parseConfig,
+  resolveWorkers,
+} from "./config.ts";
 import { applyRunFlags, attributeIssues, type RunFlags } from "./run-flags.ts";
 
 describe("applyRunFlags()", () => {
@@ -121,5 +128,27 @@ describe("attributeIssues()", () => {
   test("--default-proxy names itself; the rest of a flag-set default is --default's", () => {
     const r = split({}, { listen: [], default: "127.0.0.1", defaultProxy: "v9" });
     assert.deepEqual(r.flags.map((i) => i.flag).sort(), ["--default", "--default-proxy"]);
+  });
+});
+
+describe("--workers", () => {
+  test("--workers N and auto reach the config; a bad value is reported as --workers", () => {
+    const doc = { default: "reject" };
+    assert.equal(parseConfig(applyRunFlags(doc, { listen: [], workers: "3" })).workers, 3);
+    assert.equal(parseConfig(applyRunFlags(doc, { listen: [], workers: "auto" })).workers, "auto");
+    assert.equal(parseConfig(doc).workers, 1);
+    assert.equal(resolveWorkers("auto", 8), 8);
+    assert.equal(resolveWorkers("auto"), 1);
+    for (const bad of ["0", "two", "1.5"]) {
+      const flags: RunFlags = { listen: [], workers: bad };
+      try {
+        parseConfig(applyRunFlags(doc, flags));
+        assert.fail(`--workers ${bad} was accepted`);
+      } catch (e) {
+        assert.ok(e instanceof ConfigError);
+        const split = attributeIssues(e.issues, doc, flags);
+        assert.equal(split.flags[0]?.flag, "--workers", bad);
+      }
+    }
   });
 });
