@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// `npm run bench`: the parser micro-benchmark (mitata) on Bun, Node and Deno, then the router
-// benchmark against HAProxy and nginx (bench/router.bench.mjs). Pass --quick for a short run.
+// `npm run bench`: the parser micro-benchmark (mitata) on Bun, Node and Deno, then the TLS router
+// benchmark (bench/tls.bench.mjs: wrk and nginx through HAProxy, nginx stream, ualpn, the thinnest
+// relays and alpnmux on Bun and Deno). Every argument goes to the TLS benchmark, e.g.
+//   npm run bench -- --quick
+//   npm run bench -- --rounds 3 --only haproxy-1,alpnmux-bun --workloads conn,keepalive
+// The raw TCP benchmark (bench/tcp.bench.mjs) is not part of it: node bench/tcp.bench.mjs
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const bin = (n) => path.join(root, "node_modules", ".bin", n);
-const quick = process.argv.includes("--quick");
+const args = process.argv.slice(2);
 const parse = "packages/core/bench/parse.bench.ts";
 const runs = [
   ["bun", [bin("bun"), parse]],
@@ -15,19 +18,14 @@ const runs = [
   ["deno", [bin("deno"), "run", "-A", parse]],
 ];
 const lines = [];
-for (const [name, [cmd, ...args]] of runs) {
+for (const [name, [cmd, ...rest]] of runs) {
   process.stdout.write(`\n=== parser benchmark on ${name} ===\n`);
-  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  const r = spawnSync(cmd, rest, { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   lines.push(...r.stdout.split("\n").filter((l) => l.startsWith("BENCH ")));
 }
 process.stdout.write(`\n=== parser summary ===\n${lines.join("\n")}\n`);
-if (existsSync(path.join(root, "bench/router.bench.mjs"))) {
-  process.stdout.write("\n=== router benchmark (alpnmux vs HAProxy vs nginx) ===\n");
-  const r = spawnSync(process.execPath, ["bench/router.bench.mjs", ...(quick ? ["--quick"] : [])], {
-    cwd: root,
-    stdio: "inherit",
-  });
-  process.exit(r.status ?? 1);
-}
+process.stdout.write("\n=== TLS router benchmark (bench/tls.bench.mjs) ===\n");
+const r = spawnSync(process.execPath, ["bench/tls.bench.mjs", ...args], { cwd: root, stdio: "inherit" });
+process.exit(r.status ?? 1);

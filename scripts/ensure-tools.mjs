@@ -39,6 +39,8 @@ const TOOLS = [
   { file: "/usr/share/uacme/ualpn.sh", pkg: "uacme" },
   { cmd: "dehydrated", pkg: "dehydrated" },
   { cmd: "mount", pkg: "mount", also: ["/usr/bin/mount", "/bin/mount"] },
+  // wrk: the TLS client of npm run bench (bench/tls.bench.mjs; Debian's links OpenSSL).
+  { cmd: "wrk", pkg: "wrk" },
   // nginx's stream module (npm run bench compares alpnmux with nginx stream + ssl_preread).
   { file: "/usr/lib/nginx/modules/ngx_stream_module.so", pkg: "libnginx-mod-stream" },
 ];

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Router benchmark: alpnmux vs HAProxy (tcp mode, req.ssl_alpn) vs nginx (stream + ssl_preread),
-// plus a direct baseline (client → backend, no router), all measured in the same run on loopback.
+// Raw TCP router benchmark (the earlier `npm run bench`, kept for splice-path work; the TLS
+// benchmark with real clients and servers is bench/tls.bench.mjs): alpnmux vs HAProxy (tcp mode,
+// req.ssl_alpn) vs nginx (stream + ssl_preread), plus a direct baseline (client → backend, no
+// router), with Node clients and backends that send a captured ClientHello and then raw bytes.
 //
-//   node bench/router.bench.mjs [--quick] [--no-nginx] [--no-haproxy]
+//   node bench/tcp.bench.mjs [--quick] [--no-nginx] [--no-haproxy] [--alpnmux NAME=BIN] [--json FILE]
 //
 // Phases (see bench/README.md):
 //   1. throughput: one connection, a real ClientHello then N MiB client → backend ("up") and
@@ -12,7 +14,7 @@
 //      connections/s and p50/p99 connect→reply latency. The reply byte says which backend
 //      answered, so every connection also checks the routing decision.
 //   3. memory: peak RSS (VmHWM) of each router after the runs (nginx: master + workers).
-// Results: a table on stdout and bench/results.json (overwritten).
+// Results: a table on stdout, and with --json FILE the JSON document.
 //
 // Backends run in a child Node process (this file with --backend) so the client and the servers do
 // not share one event loop. Every router and backend is killed at the end, also on errors.
@@ -893,11 +895,11 @@ function report(cfg, targets, results, versions) {
     results: summary,
     ratios,
   };
-  fs.writeFileSync(
-    path.join(HERE, "results.json"),
-    `${JSON.stringify(json, (_k, v) => (typeof v === "number" ? round3(v) : v), 2)}\n`,
-  );
-  process.stdout.write(`\nwrote ${path.relative(process.cwd(), path.join(HERE, "results.json"))}\n`);
+  const argv = process.argv.slice(2);
+  const out = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : undefined;
+  if (!out) return;
+  fs.writeFileSync(out, `${JSON.stringify(json, (_k, v) => (typeof v === "number" ? round3(v) : v), 2)}\n`);
+  process.stdout.write(`\nwrote ${out}\n`);
 }
 
 function median(xs) {
