@@ -24,7 +24,7 @@
  *
  * @example Answer a request in memory (a runtime adapter passes `app.fetch` to its HTTP server)
  * ```ts
- * import { createRouter, parseConfig } from "@alpnmux/core";
+import { createRouter, parseConfig } from "@alpnmux/core";
  * import { createAdminApp } from "@alpnmux/core/admin-api";
  * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
  * const router = createRouter({ config: parseConfig({ default: "reject" }) });
@@ -44,6 +44,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { formatHostPort } from "./address.ts";
 import { adminTokenProblem } from "./admin-settings.ts";
+import type { CertificateSource } from "./certs/status.ts";
 import type { ChallengeStore } from "./challenge-store.ts";
 import {
   type ChallengeValue,
@@ -141,6 +142,8 @@ export interface AdminAppOptions {
   readonly onRoutes?: (config: RouterConfig) => void;
   /** The `/metrics` text; if absent, the router's registry (the primary sums its workers'). */
   readonly metricsText?: () => Promise<string>;
+  /** The certificate manager (`GET /v1/certificates`, the status page); if absent, none is configured. */
+  readonly certificates?: CertificateSource;
 }
 
 /** The longest `ttlSeconds` accepted: 7 days (ACME authorizations rarely live longer). */

@@ -13,6 +13,7 @@ import { formatHostPort } from "./address.ts";
 import { runChallengeCommand } from "./admin-client.ts";
 import { type AdminSettings, adminTokenProblem } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
+import type { CertHost } from "./certs/host.ts";
 import { parseCli, USAGE, UsageError, type UsageIssue } from "./cli-args.ts";
 import {
   ConfigError,
@@ -115,6 +116,11 @@ export interface CliHost {
    * socket is refused.
    */
   readonly unix?: UnixSocketHost;
+  /**
+   * HTTPS to the ACME CA, files and a shell (for `acme:` and `certificates:`); if absent, a
+   * config with `certificates` is refused.
+   */
+  readonly certs?: CertHost;
 }
 
 /**

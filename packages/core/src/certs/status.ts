@@ -77,3 +77,26 @@ export interface CertificateStatus {
     readonly deployExitCode?: number;
   };
 }
+
+/**
+ * The certificate manager as the admin API, the CLI and the status page see it.
+ *
+ * @example
+ * ```ts
+ * import type { CertificateSource } from "@alpnmux/core/certs/status";
+ * const none: CertificateSource = {
+ *   list: () => [],
+ *   renew: (name) => Promise.reject(new RangeError(`no certificate named ${name}`)),
+ * };
+ * console.log(none.list().length); // 0
+ * ```
+ */
+export interface CertificateSource {
+  /** Every configured certificate, in config order. */
+  list(): readonly CertificateStatus[];
+  /**
+   * Orders a new certificate for `name` now (whatever the schedule says) and resolves with its
+   * status once the attempt has started; rejects with a `RangeError` for an unknown name.
+   */
+  renew(name: string): Promise<CertificateStatus>;
+}
