@@ -48,6 +48,7 @@ table { width: 100%; border-collapse: collapse; font-size: .93rem; }
 th, td { text-align: left; vertical-align: top; padding: .42rem .6rem; border-bottom: 1px solid var(--line); }
 th { background: var(--head); font-weight: 600; white-space: nowrap; }
 tr:last-child td { border-bottom: 0; }
+#routes td:first-child, #routes th:first-child { width: 2.5rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .88em; overflow-wrap: anywhere; }
 .muted, .empty { color: var(--muted); }
