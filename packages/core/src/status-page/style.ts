@@ -52,14 +52,15 @@ tr:last-child td { border-bottom: 0; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .88em; overflow-wrap: anywhere; }
 .muted, .empty { color: var(--muted); }
-.line { display: block; }
+.line { display: block; white-space: nowrap; }
 .sub { display: block; color: var(--muted); font-size: .85em; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .82em; font-weight: 600; }
 .badge.valid, .badge.issued, .badge.shared { color: var(--ok); background: var(--ok-bg); }
 .badge.pending { color: var(--warn); background: var(--warn-bg); }
 .badge.renewing { color: var(--accent); background: var(--info-bg); }
 .badge.failed { color: var(--bad); background: var(--bad-bg); }
-.problem { margin: .25rem 0 0; padding-left: 1.1rem; color: var(--bad); }
+.problem { margin: .25rem 0 0; padding-left: 1.1rem; }
+.problem code { color: var(--bad); }
 .stats { display: flex; gap: 1rem; flex-wrap: wrap; margin: .3rem 0 .9rem; }
 .stat { border: 1px solid var(--line); border-radius: 8px; padding: .5rem 1rem; min-width: 9rem; }
 .stat b { display: block; font-size: 1.5rem; font-variant-numeric: tabular-nums; }
