@@ -7,6 +7,7 @@
  * goes to `tests/.work/status-page/status.png` (path printed). The page's CSP is checked in the
  * browser: our page logs no violation, an inline script put into it is refused, and the
  * HttpOnly session cookie is invisible to `document.cookie`. Logging out shows the form again.
+ * With `workers: 2` the page's connection counts are the primary's sum over its workers.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -49,12 +50,15 @@ function splicedConnection(port: number): Promise<string> {
   });
 }
 
+before(async () => {
+  ca = createCA(ws.subdir("pki"));
+  web = await startTlsIdentityServer(ws, { name: "web", cert: issueCert(ca, ["www.example.test"]) });
+});
+
 describe("status page in headless Chromium", () => {
   before(async () => {
     // Missing prerequisites fail loudly (npm test installs them as root); they never skip.
     assert.equal(unavailable, undefined, unavailable);
-    ca = createCA(ws.subdir("pki"));
-    web = await startTlsIdentityServer(ws, { name: "web", cert: issueCert(ca, ["www.example.test"]) });
     router = await startBuiltinRouter(ws, { def: web.port });
     const put = await adminFetch(router, "PUT", "/v1/challenges/pending.example.test", {
       value: KA,
@@ -154,5 +158,28 @@ describe("status page in headless Chromium", () => {
     const text = await loginAndRead(router.adminUrl, router.token, path.join(ws.dir, "status-helper.png"));
     assert.match(text, /pending\.example\.test/);
     assert.ok(fs.statSync(path.join(ws.dir, "status-helper.png")).size > 10_000);
+  });
+});
+
+describe("status page with --workers 2", () => {
+  test("connection counts are the sum over the workers (the primary serves no TCP itself)", async () => {
+    const r = await startBuiltinRouter(ws, {
+      def: web.port,
+      config: { workers: 2 },
+      label: "alpnmux-workers",
+    });
+    ws.defer(() => r.stop());
+    await r.waitForLog((l) => String(l["message"]).startsWith("2 workers share"));
+    for (let i = 0; i < 4; i++) assert.equal(await splicedConnection(r.port), "who=web");
+    const deadline = Date.now() + 5000;
+    while (connLogs(r).filter((c) => c.outcome === "spliced").length < 4 && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const spliced = connLogs(r).filter((c) => c.outcome === "spliced");
+    assert.equal(spliced.length, 4);
+    const res = await adminFetch(r, "GET", "/");
+    assert.equal(res.status, 200);
+    assert.match(res.text, /spliced<\/td><td class="num">4<\/td>/, res.text.slice(-1500));
+    assert.match(res.text, /default 4/);
   });
 });
