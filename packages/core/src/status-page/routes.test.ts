@@ -102,6 +102,17 @@ describe("status page auth", () => {
     assert.equal(res.status, 401);
   });
 
+  test("a login body over 4 KiB is refused before it is parsed", async () => {
+    const { app } = setup();
+    const res = await app.request("/login", {
+      method: "POST",
+      headers: FORM,
+      body: `token=${"a".repeat(5000)}`,
+    });
+    assert.equal(res.status, 413);
+    assert.equal(res.headers.get("set-cookie"), null);
+  });
+
   test("the right token: 303 to / with an HttpOnly, SameSite=Strict session cookie that is not the token", async () => {
     const { app } = setup();
     const res = await login(app);
