@@ -104,10 +104,12 @@ function summarize(t, workloads) {
   s.memory = {
     tlsKiBPerConn: median(mem.map((m) => m.tls?.kibPerConn)),
     stalledKiBPerConn: median(mem.map((m) => m.tcp?.kibPerConn)),
-    minAlive: {
-      tls: mem.length ? Math.min(...mem.map((m) => m.tls?.alive ?? 0)) : null,
-      tcp: mem.length ? Math.min(...mem.map((m) => m.tcp?.alive ?? 0)) : null,
-    },
+    minAlive: Object.fromEntries(
+      ["tls", "tcp"].map((mode) => {
+        const xs = mem.filter((m) => m[mode]).map((m) => m[mode].alive ?? 0);
+        return [mode, xs.length ? Math.min(...xs) : null];
+      }),
+    ),
   };
   return s;
 }
@@ -256,7 +258,7 @@ export function markdown(doc) {
   if (list.some((t) => t.memorySamples?.length)) {
     L.push(
       "",
-      `### Memory: router process tree RSS, summed over its processes (marginal per connection: a fresh router per sample, 100 connections, then ${opt.idleConnectionsPerSample} more; median of ${opt.memoryRounds})`,
+      `### Memory: router process tree RSS, summed over its processes (marginal per connection: a fresh router per sample, 100 connections, then ${opt.idleConnectionsPerSample} more; median of ${opt.memoryRounds}; stalled connections in the first only)`,
       "",
     );
     row([
