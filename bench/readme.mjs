@@ -152,6 +152,23 @@ Bun.connect, write-queue backpressure, half-close) and [\`bench/relay-deno.ts\`]
 
 ${configs}
 
+## Soak: \`npm run soak -- --minutes N\`
+
+\`bench/soak.mjs\` (not a test: \`npm test\` does not run it) puts a bounded mixed load on the alpnmux CLI
+(\`--runtime bun\` by default, \`--runtime deno\`; \`--workers N|auto\`; \`--max-clients 200\`; \`--rate 100\` new clients a second) on loopback
+with two Node TLS backends, one behind a PROXY v2 route that checks each header carries the
+client's own address and port: short and long TLS clients (pings for 4-12 s, some streaming 1-8 MiB),
+slow clients (the hello in 5-40 byte pieces over ~1-2 s), silent clients (must be closed at the 3 s
+hello timeout, not before), garbage, truncated hellos (with FIN: closed at once; without: at the
+timeout) and HTTP on the TLS port, acme-tls/1 bursts on the built-in responder every 5 s (a fresh key
+authorization through the admin API, 5-10 handshakes, each certificate's acmeIdentifier checked
+against SHA-256 of it), a \`PUT /v1/routes\` every 3 s and a SIGHUP with a rewritten config file every
+7 s. It samples RSS and descriptors of the alpnmux process tree each second, stops the load, lets it
+settle (up to 30 s), and exits 1 if a normal connection or a validation failed, a refusal did not
+happen, alpnmux logged an error or died, descriptors did not come back within 10 of the baseline,
+connections stayed open, or RSS stayed above baseline x 1.5 + 48 MiB per process (the reasoning
+is at the top of \`bench/lib/soak-checks.mjs\`).
+
 ## Caveats
 
 - Loopback, 2 cores shared by the client, the router and the backend: this measures a fair share of a
