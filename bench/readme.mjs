@@ -7,7 +7,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { analyze, fmt, markdown } from "./lib/report.mjs";
+import { markdown } from "./lib/markdown.mjs";
+import { analyze, fmt } from "./lib/report.mjs";
 import { wrkArgs } from "./lib/wrk.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -22,6 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { markdown } from "./lib/markdown.mjs";
 import {
   cpuSec,
   lastOutput,
@@ -32,7 +33,7 @@ import {
   sleep,
   statusKiB,
 } from "./lib/proc.mjs";
-import { analyze, buildDoc, markdown } from "./lib/report.mjs";
+import { analyze, buildDoc } from "./lib/report.mjs";
 import {
   BULK_PATH,
   makeFiles,
