@@ -22,6 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { markdown } from "./lib/markdown.mjs";
 import {
   cpuSec,
   lastOutput,
@@ -32,7 +33,7 @@ import {
   sleep,
   statusKiB,
 } from "./lib/proc.mjs";
-import { report } from "./lib/report.mjs";
+import { analyze, buildDoc } from "./lib/report.mjs";
 import {
   BULK_PATH,
   makeFiles,
@@ -57,7 +58,8 @@ function options(argv) {
   const quick = argv.includes("--quick");
   const o = {
     quick,
-    rounds: Number(val("--rounds") ?? (quick ? 1 : 5)),
+    // Default: ~15 minutes on 2 cores with every target; --quick: ~3-4 minutes, to check it works.
+    rounds: Number(val("--rounds") ?? (quick ? 1 : 4)),
     seconds: Number(val("--seconds") ?? (quick ? 2 : 4)),
     warmupSeconds: 1,
     connections: Number(val("--connections") ?? 50),
@@ -66,7 +68,7 @@ function options(argv) {
     idle: Number(val("--idle") ?? (quick ? 500 : 1000)),
     resume: !argv.includes("--no-resume"),
     // Memory samples (a fresh router each, so slower and steadier than rates): the first N rounds.
-    memoryRounds: argv.includes("--no-memory") ? 0 : Number(val("--memory-rounds") ?? 3),
+    memoryRounds: argv.includes("--no-memory") ? 0 : Number(val("--memory-rounds") ?? (quick ? 1 : 2)),
     only: val("--only")?.split(",").filter(Boolean),
     workloads: (val("--workloads") ?? "conn,keepalive,bulk").split(",").filter(Boolean),
     json: path.resolve(val("--json") ?? path.join(HERE, "results.json")),
@@ -193,6 +195,23 @@ async function main() {
         otherLoadPct: (100 * Math.max(0, b.busy - a.busy - (b.ours - a.ours))) / wallSec,
       };
     };
+    opt.wrkCommands = Object.fromEntries(
+      opt.workloads.map((w) => [
+        w,
+        [
+          "wrk",
+          ...wrkArgs({
+            script: "done.lua",
+            port: "PORT",
+            urlPath: w === "bulk" ? BULK_PATH : SMALL_PATH,
+            connections: w === "bulk" ? opt.bulkConnections : opt.connections,
+            threads: opt.threads,
+            seconds: opt.seconds,
+            headers: WORKLOADS[w].headers,
+          }).map((a) => (/\s/.test(a) ? `'${a}'` : a)),
+        ].join(" "),
+      ]),
+    );
     const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
     const alive = (t) => {
       if (t.status === "ok" && t.proc && !running(t.proc)) {
@@ -213,7 +232,7 @@ async function main() {
       t.memory = [];
     }
     for (let round = 0; round < opt.rounds; round++) {
-      log(`round ${round + 1}/${opt.rounds}`);
+      log(`round ${round + 1}/${opt.rounds} (${fmt((Date.now() - t0) / 60000, 1)} min)`);
       for (const [wi, w] of opt.workloads.entries()) {
         for (const t of rotate(live(), round + wi)) {
           if (!alive(t)) continue;
@@ -221,7 +240,7 @@ async function main() {
           t.samples[w].push(s);
           if (s.errors.status) exitCode = 1;
           log(
-            `  ${w.padEnd(9)} ${t.id.padEnd(15)} ${fmt(s.rate, 0).padStart(7)} ${WORKLOADS[w].unit.padEnd(6)}` +
+            `  ${w.padEnd(9)} ${t.id.padEnd(20)} ${fmt(s.rate, 0).padStart(7)} ${WORKLOADS[w].unit.padEnd(6)}` +
               `  p50 ${fmt(s.p50ms, 2)} ms  p99 ${fmt(s.p99ms, 2)} ms` +
               (s.cpuPerUnit === null ? "" : `  ${WORKLOADS[w].cpuUnit} ${fmt(s.cpuPerUnit, 3)}`) +
               `  errors ${s.errorCount}  other load ${fmt(s.otherLoadPct, 0)}%`,
@@ -232,7 +251,8 @@ async function main() {
       for (const t of rotate(live(), round)) {
         if (t.kind === "direct" || !alive(t) || round >= opt.memoryRounds) continue;
         const m = { round };
-        for (const mode of ["tls", "tcp"]) {
+        // Stalled pre-hello connections only in the first memory round (they vary little; the time goes to rates).
+        for (const mode of round === 0 ? ["tls", "tcp"] : ["tls"]) {
           try {
             m[mode] = await idleRss(procs, t, mode, opt.idle);
           } catch (e) {
@@ -242,20 +262,18 @@ async function main() {
         }
         t.memory.push(m);
         log(
-          `  memory    ${t.id.padEnd(15)} ${fmt(m.tls.kibPerConn, 1).padStart(7)} KiB/idle TLS conn (${m.tls.alive} kept)` +
-            `  ${fmt(m.tcp.kibPerConn, 1)} KiB/stalled conn (${m.tcp.alive} kept)`,
+          `  memory    ${t.id.padEnd(20)} ${fmt(m.tls.kibPerConn, 1).padStart(7)} KiB/idle TLS conn (${m.tls.alive} kept)` +
+            (m.tcp ? `  ${fmt(m.tcp.kibPerConn, 1)} KiB/stalled conn (${m.tcp.alive} kept)` : ""),
         );
       }
     }
     for (const t of live()) t.rssPeakKiB = statusKiB(t.pids(), "VmHWM");
 
-    const doc = report({
-      opt,
-      list,
-      backend,
-      versions: versions(bins),
-      minutes: (Date.now() - t0) / 60000,
-    });
+    const doc = analyze(
+      buildDoc({ opt, list, backend, versions: versions(bins), minutes: (Date.now() - t0) / 60000 }),
+    );
+    doc.markdown = markdown(doc);
+    log(doc.markdown);
     fs.writeFileSync(
       opt.json,
       `${JSON.stringify(doc, (_k, v) => (typeof v === "number" ? round3(v) : v), 2)}\n`,
@@ -362,14 +380,17 @@ async function idleRss(procs, t, mode, count) {
       c.proc.stdin.write(`${cmd}\n`);
     });
   try {
+    // Let a just-started runtime finish its start-up allocations (and the GC that follows them)
+    // first: with workers, a collection in one of three heaps during the sample hid the growth.
+    await sleep(1000);
     const startKiB = statusKiB(fresh.pids(), "VmRSS");
     await ask(`open ${WARM}`);
-    await sleep(500);
+    await sleep(1000);
     const [warm] = await ask("check");
-    const beforeKiB = statusKiB(fresh.pids(), "VmRSS");
+    const beforeKiB = await steadyKiB(fresh.pids);
     const [opened, failed] = await ask(`open ${count}`);
     await sleep(1000);
-    const afterKiB = statusKiB(fresh.pids(), "VmRSS");
+    const afterKiB = await steadyKiB(fresh.pids);
     const [alive] = await ask("check");
     const kept = alive - warm;
     return {
@@ -388,6 +409,16 @@ async function idleRss(procs, t, mode, count) {
   }
 }
 const WARM = 100;
+
+/** The median of three RSS readings of the tree, 250 ms apart (a GC between two readings moves one). */
+async function steadyKiB(pids) {
+  const xs = [];
+  for (let i = 0; i < 3; i++) {
+    if (i) await sleep(250);
+    xs.push(statusKiB(pids(), "VmRSS"));
+  }
+  return xs.sort((a, b) => a - b)[1];
+}
 
 const fmt = (x, d) => (x === null || x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
 const round3 = (x) => (Number.isInteger(x) ? x : Math.round(x * 1000) / 1000);

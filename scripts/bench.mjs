@@ -3,7 +3,8 @@
 // benchmark (bench/tls.bench.mjs: wrk and nginx through HAProxy, nginx stream, ualpn, the thinnest
 // relays and alpnmux on Bun and Deno). Every argument goes to the TLS benchmark, e.g.
 //   npm run bench -- --quick
-//   npm run bench -- --rounds 3 --only haproxy-1,alpnmux-bun --workloads conn,keepalive
+//   npm run bench -- --rounds 3 --only haproxy-auto,alpnmux-bun-workers --workloads conn,keepalive
+// (default ~15 min; --quick ~3-4 min; the tables again from a results file: node bench/lib/report.mjs --markdown bench/results.json)
 // The raw TCP benchmark (bench/tcp.bench.mjs) is not part of it: node bench/tcp.bench.mjs
 import { spawnSync } from "node:child_process";
 import path from "node:path";

@@ -6,7 +6,17 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort, readProc, running, sleep, threadCount, tree, waitListening, which } from "./proc.mjs";
+import {
+  freePort,
+  lastOutput,
+  readProc,
+  running,
+  sleep,
+  threadCount,
+  tree,
+  waitListening,
+  which,
+} from "./proc.mjs";
 
 const MiB = 1024 * 1024;
 export const SMALL_PATH = "/small.txt";
@@ -155,8 +165,9 @@ export function targetList({ bins, backend, acmePort, workDir, root, cores, alpn
   for (const threads of [1, null]) {
     t.push({
       id: threads ? "haproxy-1" : "haproxy-auto",
-      label: threads ? "HAProxy, nbthread 1" : `HAProxy, nbthread default (${cores})`,
+      label: threads ? "HAProxy, nbthread 1" : `HAProxy, nbthread default (= cores, ${cores})`,
       kind: "incumbent",
+      scale: threads ? "one" : "auto",
       start: (procs) => startHaproxy(procs, { bins, backend, acmePort, workDir, threads }),
     });
   }
@@ -165,6 +176,7 @@ export function targetList({ bins, backend, acmePort, workDir, root, cores, alpn
       id: `nginx-${workers}`,
       label: `nginx stream, worker_processes ${workers}${workers === "auto" ? ` (${cores})` : ""}`,
       kind: "incumbent",
+      scale: workers === "1" ? "one" : "auto",
       start: (procs) => startNginxStream(procs, { bins, backend, acmePort, workDir, workers }),
     });
   }
@@ -211,30 +223,32 @@ export function targetList({ bins, backend, acmePort, workDir, root, cores, alpn
             ? "alpnmux on Deno"
             : `${id} (${bin})`,
       kind: "alpnmux",
+      runtime: id === "alpnmux-deno" ? "deno" : id === "alpnmux-bun" ? "bun" : undefined,
+      workers: 1,
       start: (procs) => startAlpnmux(procs, id, bin, { backend, acmePort, root }),
     });
   }
-  const bunBin = alpnmuxes.find(([id]) => id === "alpnmux-bun")?.[1];
-  t.push({
-    id: "alpnmux-workers",
-    label: `alpnmux on Bun, workers ${cores}`,
-    kind: "alpnmux",
-    optional: true,
-    start: async (procs) => {
-      const help = bunBin ? (spawnSync(bunBin, ["--help"], { encoding: "utf8" }).stdout ?? "") : "";
-      if (!/--workers\b/.test(help)) {
-        const e = new Error("the workers option does not exist yet");
-        e.status = "not built";
-        throw e;
-      }
-      return startAlpnmux(procs, "alpnmux-workers", bunBin, {
-        backend,
-        acmePort,
-        root,
-        extra: ["--workers", String(cores)],
-      });
-    },
-  });
+  // alpnmux with `--workers auto` (one process per core, SO_REUSEPORT), against the incumbents
+  // at their defaults (HAProxy nbthread = cores, nginx worker_processes auto).
+  for (const runtime of ["bun", "deno"]) {
+    const bin = alpnmuxes.find(([id]) => id === `alpnmux-${runtime}`)?.[1];
+    if (!bin) continue;
+    t.push({
+      id: `alpnmux-${runtime}-workers`,
+      label: `alpnmux on ${runtime === "bun" ? "Bun" : "Deno"}, --workers auto (${cores})`,
+      kind: "alpnmux",
+      runtime,
+      workers: cores,
+      start: (procs) =>
+        startAlpnmux(procs, `alpnmux-${runtime}-workers`, bin, {
+          backend,
+          acmePort,
+          root,
+          extra: ["--workers", "auto"],
+          workers: cores,
+        }),
+    });
+  }
   return t;
 }
 
@@ -354,7 +368,7 @@ async function startUalpn(procs, { bins, backend, workDir }) {
   return launchAt(procs, "ualpn", bins.ualpn, args, port, "", dir);
 }
 
-async function startAlpnmux(procs, name, bin, { backend, acmePort, root, extra = [] }) {
+async function startAlpnmux(procs, name, bin, { backend, acmePort, root, extra = [], workers = 1 }) {
   if (!fs.existsSync(bin)) throw new Error(`${bin} not found: run npm install`);
   const version = spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout?.trim();
   const port = await freePort();
@@ -379,6 +393,18 @@ async function startAlpnmux(procs, name, bin, { backend, acmePort, root, extra =
   const comm = (p) => readProc(p, "comm").trim();
   if (!/^(bun|deno)/.test(comm(pid))) pid = tree(pid).find((p) => /^(bun|deno)/.test(comm(p))) ?? pid;
   const runtime = /^deno/.test(comm(pid)) ? "deno" : "bun";
+  // With workers the primary does not listen; the first worker to listen made waitListening
+  // return. Wait until every worker process is up (primary + N), then give them a moment to bind.
+  const runtimes = () => tree(pid).filter((p) => /^(bun|deno)/.test(comm(p))).length;
+  if (workers > 1) {
+    const deadline = Date.now() + 20000;
+    while (runtimes() < workers + 1) {
+      if (Date.now() > deadline || !running(c))
+        throw new Error(`${name}: ${runtimes() - 1} of ${workers} workers started: ${lastOutput(c)}`);
+      await sleep(50);
+    }
+    await sleep(500);
+  }
   return {
     port,
     pids: () => (running(c) ? tree(pid) : []),
@@ -387,5 +413,6 @@ async function startAlpnmux(procs, name, bin, { backend, acmePort, root, extra =
     command: [bin, ...args].join(" "),
     version,
     runtime,
+    processes: runtimes(),
   };
 }

@@ -369,6 +369,25 @@ describe("challenges", () => {
     assert.equal(((await res.json()) as ErrorBody).error.code, "payload-too-large");
   });
 
+  test("the body limit wraps PUT only: a DELETE's body is never read, so its size does not matter", async () => {
+    const { app, challenges } = setup({ maxBodyBytes: 64 });
+    await challenges.set("a.example.test", KA);
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(200));
+        c.close();
+      },
+    });
+    const res = await app.request("/v1/challenges/a.example.test", {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { deleted: true });
+  });
+
   test("normalizeChallengeIdentifier() and checkKeyAuthorization() work standalone", () => {
     assert.equal(normalizeChallengeIdentifier("Example.COM."), "example.com");
     assert.throws(

@@ -515,7 +515,11 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       },
     }),
   );
-  app.use(
+  // Only PUT handlers read a body. On other methods Deno gives even a body-less request an
+  // empty body stream, which bodyLimit would read and rebuild the request from (Deno then prints
+  // its "request.signal aborts on successful responses" notice on the first DELETE).
+  app.on(
+    "PUT",
     "*",
     bodyLimit({
       maxSize: options.maxBodyBytes || 1 << 20,
