@@ -134,14 +134,15 @@ export async function signJws(
  * @throws {TypeError} When `hmacKey` is not base64url or empty.
  * @example
  * ```ts
- * import { createEabJws } from "@alpnmux/core/acme";
+ * import { createEabJws, decodeBase64Url } from "@alpnmux/core/acme";
  * const eab = await createEabJws({
  *   jwk: { kty: "EC", crv: "P-256", x: "x", y: "y" },
  *   keyId: "kid-1",
  *   hmacKey: "c2VjcmV0LWtleS1mb3ItdGVzdHM",
  *   url: "https://ca.test/new-acct",
  * });
- * console.log(JSON.parse(atob(eab.protected)).alg); // "HS256"
+ * const header = JSON.parse(new TextDecoder().decode(decodeBase64Url(eab.protected)));
+ * console.log(header.alg, header.kid); // "HS256" "kid-1"
  * ```
  */
 export async function createEabJws(
