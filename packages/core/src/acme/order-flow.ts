@@ -22,6 +22,7 @@ import { encodeBase64Url } from "./base64url.ts";
 import { AcmeError, describeProblem } from "./errors.ts";
 import { type AcmeHttp, type AcmeResponse, jsonObject } from "./http.ts";
 import { normalizeOrderIdentifiers } from "./identifiers.ts";
+import { Run } from "./order-run.ts";
 import {
   type AcmeAuthorization,
   type AcmeDirectory,
@@ -92,71 +93,6 @@ export interface OrderContext {
  */
 export function pollDelay(retryAfterMs: number | undefined): number {
   return retryAfterMs === undefined ? DEFAULT_POLL_MS : Math.min(Math.max(retryAfterMs, 0), MAX_POLL_MS);
-}
-
-const TIMEOUT = Symbol("timeout");
-
-/** Deadline, abort and the account URL for one run. */
-class Run {
-  readonly ctl = new AbortController();
-  readonly deadline: number;
-  readonly #aborted: Promise<never>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #unlink: () => void = () => {};
-
-  constructor(
-    readonly ctx: OrderContext,
-    signal: AbortSignal | undefined,
-  ) {
-    this.deadline = ctx.now() + ctx.timeoutMs;
-    this.#aborted = new Promise<never>((_, reject) => {
-      this.ctl.signal.addEventListener("abort", () => reject(this.ctl.signal.reason), { once: true });
-    });
-    this.#aborted.catch(() => {});
-    if (signal !== undefined) {
-      const onAbort = () => this.ctl.abort(signal.reason);
-      if (signal.aborted) onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#unlink = () => signal.removeEventListener("abort", onAbort);
-    }
-    this.#timer = setTimeout(() => this.ctl.abort(TIMEOUT), ctx.timeoutMs);
-  }
-
-  /** `p`, unless the run is aborted or timed out first. */
-  guard<T>(p: Promise<T>): Promise<T> {
-    return Promise.race([p, this.#aborted]);
-  }
-
-  /** Waits `ms` (shortened to the deadline), then throws `timeout` if the deadline passed. */
-  async wait(ms: number): Promise<void> {
-    const left = this.deadline - this.ctx.now();
-    if (left <= 0) this.ctl.abort(TIMEOUT);
-    await this.guard(this.ctx.sleep(Math.min(ms, Math.max(left, 0))));
-    if (this.ctx.now() >= this.deadline) this.ctl.abort(TIMEOUT);
-    await this.guard(Promise.resolve());
-  }
-
-  post(url: string, payload: unknown, kid: string, accept?: string): Promise<AcmeResponse> {
-    const options = { signal: this.ctl.signal, ...(accept !== undefined ? { accept } : {}) };
-    return this.guard(this.ctx.http.post(url, payload, { kid }, options));
-  }
-
-  /** Maps an error thrown while aborted to `timeout` / `aborted`. */
-  translate(e: unknown): unknown {
-    if (!this.ctl.signal.aborted) return e;
-    if (this.ctl.signal.reason === TIMEOUT) {
-      return new AcmeError(
-        "timeout",
-        `the order did not complete within ${Math.round(this.ctx.timeoutMs / 1000)} s`,
-      );
-    }
-    return new AcmeError("aborted", "the order was aborted", { cause: this.ctl.signal.reason });
-  }
-
-  close(): void {
-    clearTimeout(this.#timer);
-    this.#unlink();
-  }
 }
 
 /** The problem of an authorization that is not valid, its identifier set. */
@@ -270,7 +206,7 @@ function checkProfile(directory: AcmeDirectory, profile: string | undefined): vo
 
 /** Answers each pending authorization's tls-alpn-01 challenge and polls them all to the end. */
 async function authorize(
-  run: Run,
+  run: Run<OrderContext>,
   kid: string,
   order: AcmeOrder,
   request: OrderRequest,
@@ -335,7 +271,7 @@ async function authorize(
 
 /** Polls the order (POST-as-GET) until `done`, honouring Retry-After. */
 async function pollOrder(
-  run: Run,
+  run: Run<OrderContext>,
   kid: string,
   url: string,
   done: (o: AcmeOrder) => boolean,
