@@ -224,6 +224,28 @@ describe("renewalInfo() (RFC 9773)", () => {
     ]);
   });
 
+  test("a signal aborts the request: AcmeError aborted", async () => {
+    const { fetch } = leFetch();
+    const hanging: typeof fetch = (input, init) =>
+      String(input).includes("/renewal-info/")
+        ? new Promise((_, reject) =>
+            init?.signal?.addEventListener("abort", () => reject(new Error("aborted by signal"))),
+          )
+        : fetch(input, init);
+    const client = new AcmeClient({
+      directoryUrl: LE_DIR,
+      fetch: hanging,
+      accountKey: await generateAccountKey(),
+    });
+    const ctl = new AbortController();
+    const p = client.renewalInfo(RFC9773, { signal: ctl.signal });
+    setTimeout(() => ctl.abort(new Error("stop")), 5);
+    await assert.rejects(
+      p,
+      (e: unknown) => e instanceof AcmeError && e.code === "aborted" && /renewal-info/.test(e.message),
+    );
+  });
+
   test("null when the directory has no renewalInfo (Pebble 2.4), without a request", async () => {
     const ca = new FakeAcmeCa();
     const client = new AcmeClient({

@@ -228,18 +228,26 @@ export class AcmeClient {
    * unauthenticated GET of `renewalInfo/<ariId>`.
    *
    * @param certificatePem The certificate (the first of a chain is used).
+   * @param options `signal` aborts the request (AcmeError `aborted`).
    * @returns The window, or null when the directory has no `renewalInfo` or the certificate
    *   has no Authority Key Identifier.
    * @throws {AcmeError} `bad-response` for garbage (also a certificate that cannot be parsed),
-   *   `problem`, `network`.
+   *   `problem`, `network`, `aborted`.
    */
-  async renewalInfo(certificatePem: string): Promise<RenewalInfo | null> {
+  async renewalInfo(
+    certificatePem: string,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<RenewalInfo | null> {
     const dir = await this.directory();
     if (dir.renewalInfo === undefined) return null;
     const { ariId } = parseCertificate(certificatePem);
     if (ariId === null) return null;
     const url = `${dir.renewalInfo.replace(/\/+$/, "")}/${ariId}`;
-    const res = await this.#http.get(url);
+    const { signal } = options;
+    const res = await this.#http.get(url, { signal }).catch((e: unknown) => {
+      if (!signal?.aborted) throw e;
+      throw new AcmeError("aborted", `GET ${url} was aborted`, { cause: signal.reason });
+    });
     const json = jsonObject(res, "renewal information");
     const w = json.suggestedWindow as Record<string, unknown> | undefined;
     const start = typeof w?.start === "string" ? Date.parse(w.start) : Number.NaN;
