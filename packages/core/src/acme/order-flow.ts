@@ -116,7 +116,7 @@ export async function runOrder(ctx: OrderContext, request: OrderRequest): Promis
   const run = new Run(ctx, request.signal);
   const presented: { identifier: AcmeIdentifier; keyAuthorization: string }[] = [];
   try {
-    await run.guard(Promise.resolve());
+    run.throwIfAborted();
     const directory = await run.guard(ctx.directory());
     checkProfile(directory, request.profile);
     const kid = await run.guard(ctx.account());

@@ -56,12 +56,22 @@ export class Run<C extends RunContext = RunContext> {
       signal.addEventListener("abort", onAbort, { once: true });
       this.#unlink = () => signal.removeEventListener("abort", onAbort);
     }
-    this.#timer = setTimeout(() => this.ctl.abort(TIMEOUT), ctx.timeoutMs);
+    // setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days).
+    this.#timer = setTimeout(() => this.ctl.abort(TIMEOUT), Math.min(ctx.timeoutMs, 2 ** 31 - 1));
   }
 
-  /** `p`, unless the run is aborted or timed out first. */
+  /** `p`, unless the run is aborted or timed out first (or already). */
   guard<T>(p: Promise<T>): Promise<T> {
+    if (this.ctl.signal.aborted) {
+      p.catch(() => {}); // its later rejection is of no interest, and must not go unhandled
+      return Promise.reject(this.ctl.signal.reason);
+    }
     return Promise.race([p, this.#aborted]);
+  }
+
+  /** Throws the abort reason once the run is aborted or timed out. */
+  throwIfAborted(): void {
+    if (this.ctl.signal.aborted) throw this.ctl.signal.reason;
   }
 
   /** Waits `ms` (shortened to the deadline), then throws `timeout` if the deadline passed. */
@@ -70,7 +80,7 @@ export class Run<C extends RunContext = RunContext> {
     if (left <= 0) this.ctl.abort(TIMEOUT);
     await this.guard(this.ctx.sleep(Math.min(ms, Math.max(left, 0))));
     if (this.ctx.now() >= this.deadline) this.ctl.abort(TIMEOUT);
-    await this.guard(Promise.resolve());
+    this.throwIfAborted();
   }
 
   post(url: string, payload: unknown, kid: string, accept?: string): Promise<AcmeResponse> {
