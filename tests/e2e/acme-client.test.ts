@@ -208,7 +208,7 @@ describe("alpnmux's ACME client against Pebble", () => {
       (e: unknown) =>
         e instanceof AcmeError && e.code === "unknown-profile" && /advertises no profiles/.test(e.message),
     );
-    // `replaces` is left out when the directory has no renewalInfo (Pebble would refuse it).
+    // `replaces` is only sent to a CA that advertises renewalInfo (RFC 9773, Section 5).
     const again = await acme.order({
       identifiers: identifiers.slice(0, 1),
       csr: await createCsr(identifiers.slice(0, 1), keys, "ecdsa-p256"),
