@@ -317,6 +317,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       readFile: host.readFileSync,
       version: VERSION,
       ...(host.dial ? { dial: host.dial } : {}),
+      ...(host.certs ? { certs: host.certs } : {}),
       ...(workers > 1
         ? {
             onChallengesChanged: () => supervisor?.forget(),
@@ -414,6 +415,16 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       prefix: config.challenges.redis.keyPrefix,
     });
   }
+  // Orders start now that the responder can answer their validations.
+  const certs = instance.certificates;
+  if (certs) {
+    log.info("managing {count} certificates with {directory} (storage {storage})", {
+      count: config.certificates.length,
+      directory: config.acme.directory,
+      storage: config.acme.storage,
+    });
+    certs.start().catch((e) => log.error("certificate manager failed to start: {error}", { error: e }));
+  }
   log.info("alpnmux {version} started on {runtime}: {routes} routes, hello timeout {helloTimeout} ms", {
     version: VERSION,
     runtime: host.runtime,
@@ -446,7 +457,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
             drain: config.drainTimeout,
           });
           admin?.stop();
-          return Promise.all([server.stop(), ualpn?.close()]);
+          return Promise.all([server.stop(), ualpn?.close(), certs?.stop()]);
         })
         .then(() => instance.close())
         .then(() => resolve(0));
@@ -475,6 +486,8 @@ async function reload(
       next.workers !== running.workers ? "workers" : null,
       JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
       JSON.stringify(next.challenges) !== JSON.stringify(running.challenges) ? "challenges" : null,
+      JSON.stringify(next.acme) !== JSON.stringify(running.acme) ? "acme" : null,
+      JSON.stringify(next.certificates) !== JSON.stringify(running.certificates) ? "certificates" : null,
     ].filter((x) => x !== null);
     const applied = {
       ...next,
@@ -482,6 +495,8 @@ async function reload(
       workers: running.workers,
       admin: running.admin,
       challenges: running.challenges,
+      acme: running.acme,
+      certificates: running.certificates,
     };
     router.setConfig(applied);
     log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {

@@ -1,0 +1,549 @@
+/**
+ * The certificate manager: for each configured certificate it uses what is on disk when that
+ * is valid, orders a new one through the built-in TLS-ALPN-01 responder when it is missing or
+ * does not match the config, and renews it (ARI window when the CA offers it, else 2/3 of the
+ * lifetime), one order at a time per certificate, with backoff after failures. After every
+ * new certificate it writes the files and runs `deploy`. It is the {@linkcode CertificateSource}
+ * of the admin API and the status page.
+ *
+ * @example
+ * ```ts
+ * import { CertificateManager } from "@alpnmux/core/certs";
+ * // See certs/wire.ts for how the CLI builds one; tests pass fakes for every dependency.
+ * console.log(typeof CertificateManager); // "function"
+ * ```
+ *
+ * @module certs/manager
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Registry } from "../metrics.ts";
+import { armTimer, type CertClock, systemClock } from "./clock.ts";
+import type { CertHost } from "./host.ts";
+import {
+  type AcmeIdentifier,
+  type CertificateIssuer,
+  type CertificateTools,
+  orderFailure,
+  type TlsAlpnSolver,
+} from "./issuer.ts";
+import { configuredIdentifiers, type Inspection, inspect, type Material } from "./material.ts";
+import { type CertificateMetrics, certificateMetrics } from "./metrics.ts";
+import { obtain } from "./obtain.ts";
+import { ARI_MIN_AGE_MS, ariRecheckAt, ariRenewalAt, lifetimeRenewalAt, retryPlan } from "./schedule.ts";
+import type { AcmeConfig, CertificateConfig } from "./schema.ts";
+import { type CertificateCoordinator, localCoordinator } from "./shared.ts";
+import type { CertificateSource, CertificateStatus, RenewalReason } from "./status.ts";
+import {
+  accountDir,
+  certificateDir,
+  joinPath,
+  PRIVATE_MODE,
+  PUBLIC_MODE,
+  readPair,
+  readText,
+  writeCertificate,
+} from "./storage.ts";
+
+/** Where the manager publishes key authorizations (the instance's challenge store). */
+export interface ChallengeWriter {
+  set(identifier: string, keyAuthorization: string, ttlMs?: number): Promise<void>;
+  delete(identifier: string): Promise<boolean>;
+}
+
+/** Options of {@linkcode CertificateManager}. */
+export interface CertificateManagerOptions {
+  readonly acme: AcmeConfig;
+  readonly certificates: readonly CertificateConfig[];
+  readonly host: CertHost;
+  /** Makes the ACME client for the account key (loaded from storage, or made and saved). */
+  readonly issuer: (accountKey: CryptoKeyPair) => CertificateIssuer;
+  readonly tools: CertificateTools;
+  readonly challenges: ChallengeWriter;
+  /** Redis lock and shared results; if absent, this instance alone. */
+  readonly coordinator?: CertificateCoordinator;
+  readonly clock?: CertClock;
+  /** Where the two certificate metrics are registered; if absent, none. */
+  readonly registry?: Registry;
+  readonly crypto?: Crypto;
+  /** Lifetime of a published key authorization; default 10 min. */
+  readonly challengeTtlMs?: number;
+  /** Redis lock TTL, extended every third of it while ordering; default 60 s. */
+  readonly lockTtlMs?: number;
+  /** How long to wait for another instance's result; default 10 min. */
+  readonly sharedWaitMs?: number;
+  /** How often to look for it meanwhile; default 5 s. */
+  readonly sharedPollMs?: number;
+  /** Longest run of `deploy`; default 60 s. */
+  readonly deployTimeoutMs?: number;
+}
+
+type LastResult = NonNullable<CertificateStatus["lastResult"]>;
+type NextRenewal = NonNullable<CertificateStatus["nextRenewal"]>;
+
+interface Entry {
+  readonly config: CertificateConfig;
+  readonly ids: AcmeIdentifier[];
+  readonly dir: string;
+  current: Material | null;
+  renewing: boolean;
+  next: NextRenewal | null;
+  last: LastResult | null;
+  failures: number;
+  cancel: (() => void) | null;
+  running: Promise<void> | null;
+  abort: AbortController | null;
+  ariPick: { start: number; end: number; at: number } | null;
+  /** Counts attempts, so a schedule computed across an attempt's start is dropped. */
+  generation: number;
+  /** When this process got the certificate in use (null: found on disk). */
+  obtainedAt: number | null;
+}
+
+const log = getLogger(["alpnmux", "certs"]);
+
+/** The certificate manager. */
+export class CertificateManager implements CertificateSource {
+  readonly #o: CertificateManagerOptions;
+  readonly #clock: CertClock;
+  readonly #crypto: Crypto;
+  readonly #coord: CertificateCoordinator;
+  readonly #metrics: CertificateMetrics | null;
+  readonly #entries: Entry[];
+  #issuer: Promise<CertificateIssuer> | null = null;
+  #account: Promise<void> | null = null;
+  #ready: Promise<void> | null = null;
+  #stopped = false;
+
+  /** @param options Config, host, issuer, tools, challenge store. */
+  constructor(options: CertificateManagerOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#crypto = options.crypto ?? globalThis.crypto;
+    this.#coord = options.coordinator ?? localCoordinator;
+    this.#metrics = options.registry ? certificateMetrics(options.registry) : null;
+    this.#entries = options.certificates.map((config) => ({
+      config,
+      ids: configuredIdentifiers(config.identifiers),
+      dir: certificateDir(options.acme.storage, config.name),
+      current: null,
+      renewing: false,
+      next: null,
+      last: null,
+      failures: 0,
+      cancel: null,
+      running: null,
+      abort: null,
+      ariPick: null,
+      generation: 0,
+      obtainedAt: null,
+    }));
+  }
+
+  /**
+   * Reads what is on disk, then orders what is missing (in the background) and schedules the
+   * rest. Call it once the listeners are bound, so validations reach the responder.
+   */
+  start(): Promise<void> {
+    this.#ready ??= Promise.all(this.#entries.map((e) => this.#startOne(e))).then(() => {});
+    return this.#ready;
+  }
+
+  /** Cancels every timer and aborts running orders; resolves once they have ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const e of this.#entries) {
+      e.cancel?.();
+      e.cancel = null;
+      e.abort?.abort(new Error("alpnmux is stopping"));
+    }
+    await Promise.all(this.#entries.map((e) => e.running?.catch(() => {})));
+  }
+
+  /** Resolves once no order is running (for tests and `stop`). */
+  async idle(): Promise<void> {
+    await this.#ready;
+    while (this.#entries.some((e) => e.running)) {
+      await Promise.all(this.#entries.map((e) => e.running?.catch(() => {})));
+    }
+  }
+
+  list(): readonly CertificateStatus[] {
+    return this.#entries.map((e) => this.#status(e));
+  }
+
+  /**
+   * Orders `name` now. While an order for it runs, no second one starts: the running status
+   * comes back (the admin API still answers 202).
+   */
+  async renew(name: string): Promise<CertificateStatus> {
+    const e = this.#entries.find((x) => x.config.name === name);
+    if (!e) throw new RangeError(`no certificate named ${JSON.stringify(name)}`);
+    await this.start();
+    if (!e.running && !this.#stopped) this.#run(e, "manual");
+    return this.#status(e);
+  }
+
+  #status(e: Entry): CertificateStatus {
+    const c = e.current?.info;
+    return {
+      name: e.config.name,
+      identifiers: [...e.config.identifiers],
+      state: e.renewing ? "renewing" : c ? "valid" : e.last?.outcome === "failed" ? "failed" : "pending",
+      certificate: c
+        ? {
+            notBefore: c.notBefore.toISOString(),
+            notAfter: c.notAfter.toISOString(),
+            serial: c.serial,
+            issuer: c.issuer,
+            identifiers: c.identifiers.map((i) => i.value),
+          }
+        : null,
+      nextRenewal: e.renewing ? null : e.next,
+      lastResult: e.last,
+    };
+  }
+
+  async #startOne(e: Entry): Promise<void> {
+    const now = this.#clock.now();
+    const want = { identifiers: e.ids, keyType: e.config.keyType };
+    let found: Inspection = { kind: "absent" };
+    try {
+      found = await inspect(await readPair(this.#o.host, e.dir), want, this.#o.tools, now, this.#crypto);
+      if (found.kind !== "valid") {
+        const out = await inspect(
+          await readPair(this.#o.host, e.config.out),
+          want,
+          this.#o.tools,
+          now,
+          this.#crypto,
+        );
+        if (out.kind === "valid" || found.kind === "absent") found = out;
+      }
+      const state = await readText(this.#o.host, joinPath(e.dir, "state.json"));
+      if (state !== null) e.last = (JSON.parse(state) as { lastResult?: LastResult }).lastResult ?? null;
+    } catch (err) {
+      log.warn("certificate {name}: cannot read its files: {error}", { name: e.config.name, error: err });
+    }
+    if (found.kind === "valid") {
+      e.current = found.material;
+      this.#metrics?.notAfter
+        .labels({ name: e.config.name })
+        .set(found.material.info.notAfter.getTime() / 1000);
+      try {
+        const out = await readPair(this.#o.host, e.config.out);
+        if (out?.fullchain !== found.material.fullchain) {
+          await writeCertificate(
+            this.#o.host,
+            { storage: e.dir, out: e.config.out },
+            found.material.fullchain,
+            found.material.privkey,
+            this.#o.tools.splitPemChain,
+          );
+          await this.#deploy(e);
+        }
+      } catch (err) {
+        log.error("certificate {name}: cannot write {out}: {error}", {
+          name: e.config.name,
+          out: e.config.out,
+          error: err,
+        });
+      }
+      log.info("certificate {name}: using the one on disk (serial {serial}, notAfter {notAfter})", {
+        name: e.config.name,
+        serial: found.material.info.serial,
+        notAfter: found.material.info.notAfter.toISOString(),
+      });
+    } else if (found.kind === "mismatch" || found.kind === "unreadable") {
+      log.info("certificate {name}: the one on disk is not usable ({why}): ordering", {
+        name: e.config.name,
+        why: found.why,
+      });
+    }
+    if (this.#stopped) return;
+    if (e.current) {
+      // Another instance may have renewed it while this one was down.
+      if (this.#coord.shared) this.#run(e, "lifetime", true);
+      else await this.#schedule(e);
+    } else this.#run(e, found.kind === "mismatch" ? "identifiers-changed" : "missing");
+  }
+
+  /**
+   * Shows `at` as the next renewal and calls `fn` at `fireAt` (earlier when ARI must be asked
+   * again first).
+   */
+  #arm(
+    e: Entry,
+    at: number,
+    reason: RenewalReason,
+    fn: () => void,
+    fireAt = at,
+    explanationUrl?: string,
+  ): void {
+    e.cancel?.();
+    e.cancel = null;
+    if (this.#stopped) return;
+    e.next = { at: new Date(at).toISOString(), reason, ...(explanationUrl ? { explanationUrl } : {}) };
+    e.cancel = armTimer(this.#clock, Math.min(at, fireAt), () => {
+      e.cancel = null;
+      fn();
+    });
+  }
+
+  /** Schedules the next renewal of a valid certificate: ARI when offered, else its lifetime. */
+  async #schedule(e: Entry): Promise<void> {
+    const m = e.current;
+    if (!m || this.#stopped) return;
+    const generation = e.generation;
+    const random = () => this.#clock.random();
+    let ri: Awaited<ReturnType<CertificateIssuer["renewalInfo"]>> = null;
+    let ariError = false;
+    try {
+      ri = await (await this.#getIssuer()).renewalInfo(m.fullchain);
+    } catch (err) {
+      ariError = true;
+      log.warn("certificate {name}: renewal information unavailable: {error}", {
+        name: e.config.name,
+        error: err,
+      });
+    }
+    // A renewal started meanwhile (POST renew) schedules itself.
+    if (this.#stopped || e.generation !== generation) return;
+    const now = this.#clock.now();
+    if (ri) {
+      const same = e.ariPick !== null && e.ariPick.start === ri.start && e.ariPick.end === ri.end;
+      const floor = e.obtainedAt === null ? now : e.obtainedAt + ARI_MIN_AGE_MS;
+      const at = Math.max(floor, same && e.ariPick ? e.ariPick.at : ariRenewalAt(ri, now, random));
+      e.ariPick = { start: ri.start, end: ri.end, at };
+      const recheck = ariRecheckAt(now, ri.retryAfterMs);
+      const fn = recheck < at ? () => void this.#schedule(e) : () => this.#run(e, "ari-window");
+      this.#arm(e, at, "ari-window", fn, recheck, ri.explanationUrl);
+      return;
+    }
+    e.ariPick = null;
+    const at = lifetimeRenewalAt(m.info.notBefore.getTime(), m.info.notAfter.getTime(), random);
+    // ARI failed (network): ask again in 6 h; a CA without ARI (null) is not asked again.
+    const recheck = ariError ? ariRecheckAt(now) : at;
+    const fn = recheck < at ? () => void this.#schedule(e) : () => this.#run(e, "lifetime");
+    this.#arm(e, at, "lifetime", fn, recheck);
+  }
+
+  #getIssuer(): Promise<CertificateIssuer> {
+    this.#issuer ??= this.#loadIssuer().catch((err) => {
+      this.#issuer = null;
+      throw err;
+    });
+    return this.#issuer;
+  }
+
+  async #loadIssuer(): Promise<CertificateIssuer> {
+    const { host, tools, acme } = this.#o;
+    const dir = await accountDir(acme.storage, acme.directory, this.#crypto);
+    const path = joinPath(dir, "account-key.pem");
+    const pem = await readText(host, path);
+    let keys: CryptoKeyPair;
+    if (pem !== null) keys = await tools.importPrivateKeyPem(pem, "ecdsa-p256");
+    else {
+      keys = await tools.generateAccountKey();
+      await host.writeFileAtomic(path, await tools.exportPrivateKeyPem(keys), PRIVATE_MODE);
+    }
+    return this.#o.issuer(keys);
+  }
+
+  /** Registers the account once (before the first order) and records its URL. */
+  #ensureAccount(issuer: CertificateIssuer): Promise<void> {
+    this.#account ??= (async () => {
+      if (!issuer.accountUrl) return;
+      const url = await issuer.accountUrl();
+      const { acme, host } = this.#o;
+      const dir = await accountDir(acme.storage, acme.directory, this.#crypto);
+      const doc = { directory: acme.directory, account: url };
+      await host.writeFileAtomic(
+        joinPath(dir, "account.json"),
+        `${JSON.stringify(doc, null, 2)}\n`,
+        PUBLIC_MODE,
+      );
+    })().catch((err) => {
+      this.#account = null;
+      throw err;
+    });
+    return this.#account;
+  }
+
+  #solver(): TlsAlpnSolver {
+    const ttl = this.#o.challengeTtlMs ?? 600_000;
+    return {
+      present: (id, ka) => this.#o.challenges.set(id.value, ka, ttl),
+      cleanup: async (id) => {
+        await this.#o.challenges.delete(id.value).catch(() => false);
+      },
+    };
+  }
+
+  /** Starts one attempt (never two at once for a certificate). */
+  #run(e: Entry, reason: RenewalReason, sharedOnly = false): void {
+    if (e.running || this.#stopped) return;
+    e.cancel?.();
+    e.cancel = null;
+    e.renewing = !sharedOnly;
+    e.generation++;
+    const p = this.#attempt(e, reason, sharedOnly).finally(() => {
+      e.running = null;
+      e.renewing = false;
+    });
+    e.running = p;
+  }
+
+  async #attempt(e: Entry, reason: RenewalReason, sharedOnly: boolean): Promise<void> {
+    const started = this.#clock.now();
+    const abort = new AbortController();
+    e.abort = abort;
+    const name = e.config.name;
+    const profile = e.config.profile ?? this.#o.acme.profile;
+    try {
+      const issuer = sharedOnly ? null : await this.#getIssuer();
+      if (issuer) await this.#ensureAccount(issuer);
+      const got = await obtain({
+        name,
+        ids: e.ids,
+        keyType: e.config.keyType,
+        current: e.current,
+        reason,
+        sharedOnly,
+        issuer,
+        tools: this.#o.tools,
+        coordinator: this.#coord,
+        solver: this.#solver(),
+        clock: this.#clock,
+        crypto: this.#crypto,
+        signal: abort.signal,
+        lockTtlMs: this.#o.lockTtlMs ?? 60_000,
+        sharedWaitMs: this.#o.sharedWaitMs ?? 600_000,
+        sharedPollMs: this.#o.sharedPollMs ?? 5_000,
+        ...(profile !== undefined ? { profile } : {}),
+        ari: e.ariPick !== null,
+      });
+      if (got === null) {
+        await this.#schedule(e); // sharedOnly and nothing newer
+        return;
+      }
+      await writeCertificate(
+        this.#o.host,
+        { storage: e.dir, out: e.config.out },
+        got.material.fullchain,
+        got.material.privkey,
+        this.#o.tools.splitPemChain,
+      );
+      e.current = got.material;
+      e.obtainedAt = this.#clock.now();
+      e.failures = 0;
+      e.ariPick = null;
+      const deployExitCode = await this.#deploy(e);
+      e.last = {
+        at: new Date(this.#clock.now()).toISOString(),
+        outcome: got.outcome,
+        ...(deployExitCode !== undefined ? { deployExitCode } : {}),
+      };
+      this.#metrics?.notAfter.labels({ name }).set(got.material.info.notAfter.getTime() / 1000);
+      this.#metrics?.renewals.labels({ name, result: got.outcome }).inc();
+      log.info(
+        "certificate {name} {result} for {identifiers} in {ms} ms: serial {serial}, notAfter {notAfter}",
+        {
+          name,
+          result: got.outcome,
+          reason,
+          identifiers: e.config.identifiers,
+          ms: this.#clock.now() - started,
+          serial: got.material.info.serial,
+          notAfter: got.material.info.notAfter.toISOString(),
+        },
+      );
+      e.renewing = false;
+      await this.#schedule(e);
+    } catch (err) {
+      if (this.#stopped) return;
+      if (sharedOnly) {
+        log.warn("certificate {name}: cannot read the shared certificate: {error}", { name, error: err });
+        e.renewing = false;
+        await this.#schedule(e);
+        return;
+      }
+      const f = orderFailure(err);
+      e.failures++;
+      const plan = retryPlan(this.#clock.now(), e.failures, f, () => this.#clock.random());
+      e.last = {
+        at: new Date(this.#clock.now()).toISOString(),
+        outcome: "failed",
+        message: f.message,
+        ...(f.problems?.length ? { problems: f.problems } : {}),
+      };
+      this.#metrics?.renewals.labels({ name, result: "failed" }).inc();
+      log.error(
+        "certificate {name} failed for {identifiers} after {ms} ms: {error}; problems {problems}; retry at {retryAt}",
+        {
+          name,
+          result: "failed",
+          reason,
+          identifiers: e.config.identifiers,
+          ms: this.#clock.now() - started,
+          error: f.message,
+          problems: (f.problems ?? []).map((p) => p.type),
+          retryAt: new Date(plan.at).toISOString(),
+        },
+      );
+      e.renewing = false;
+      this.#arm(e, plan.at, plan.reason, () => this.#run(e, plan.reason));
+    } finally {
+      e.abort = null;
+      await this.#saveState(e);
+    }
+  }
+
+  /** Runs `deploy` when configured; its exit code (null: killed) goes in the result. */
+  async #deploy(e: Entry): Promise<number | undefined> {
+    const cmd = e.config.deploy;
+    if (cmd === undefined) return undefined;
+    const env = { ALPNMUX_CERT_NAME: e.config.name, ALPNMUX_CERT_DIR: e.config.out };
+    try {
+      const r = await this.#o.host.run(cmd, env, this.#o.deployTimeoutMs ?? 60_000);
+      const tail = r.output.trim().split("\n").slice(-5).join("\n");
+      if (r.code === 0)
+        log.info("certificate {name}: deploy exited 0", { name: e.config.name, output: tail });
+      else
+        log.error("certificate {name}: deploy {command} exited {code}: {output}", {
+          name: e.config.name,
+          command: cmd,
+          code: r.code ?? "killed (timeout)",
+          output: tail,
+        });
+      return r.code ?? -1; // -1: killed (its timeout passed)
+    } catch (err) {
+      log.error("certificate {name}: deploy {command} could not run: {error}", {
+        name: e.config.name,
+        command: cmd,
+        error: err,
+      });
+      return -1;
+    }
+  }
+
+  async #saveState(e: Entry): Promise<void> {
+    const c = e.current?.info;
+    const doc = {
+      name: e.config.name,
+      identifiers: e.config.identifiers,
+      certificate: c ? { serial: c.serial, notAfter: c.notAfter.toISOString() } : null,
+      nextRenewal: e.next,
+      lastResult: e.last,
+    };
+    try {
+      await this.#o.host.writeFileAtomic(
+        joinPath(e.dir, "state.json"),
+        `${JSON.stringify(doc, null, 2)}\n`,
+        PRIVATE_MODE,
+      );
+    } catch (err) {
+      log.warn("certificate {name}: cannot write state.json: {error}", { name: e.config.name, error: err });
+    }
+  }
+}
