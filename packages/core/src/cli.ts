@@ -13,6 +13,7 @@ import { formatHostPort } from "./address.ts";
 import { runChallengeCommand } from "./admin-client.ts";
 import { type AdminSettings, adminTokenProblem } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
+import { runCertsCommand } from "./certs/command.ts";
 import type { CertHost } from "./certs/host.ts";
 import { parseCli, USAGE, UsageError, type UsageIssue } from "./cli-args.ts";
 import {
@@ -196,6 +197,17 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
       }
     case "challenge":
       return runChallengeCommand(
+        cmd.args,
+        {
+          ...(host.env["ALPNMUX_ADMIN"] ? { ALPNMUX_ADMIN: host.env["ALPNMUX_ADMIN"] } : {}),
+          ...(host.env["ALPNMUX_ADMIN_TOKEN"]
+            ? { ALPNMUX_ADMIN_TOKEN: host.env["ALPNMUX_ADMIN_TOKEN"] }
+            : {}),
+        },
+        host,
+      );
+    case "certs":
+      return runCertsCommand(
         cmd.args,
         {
           ...(host.env["ALPNMUX_ADMIN"] ? { ALPNMUX_ADMIN: host.env["ALPNMUX_ADMIN"] } : {}),

@@ -15,6 +15,14 @@
  */
 
 export { armTimer, type CertClock, MAX_TIMER_MS, systemClock } from "./clock.ts";
+export {
+  CERTS_USAGE,
+  type CertsArgs,
+  type CertsCommandOptions,
+  formatCertificateTable,
+  parseCertsArgs,
+  runCertsCommand,
+} from "./command.ts";
 export type { CertHost, RunResult } from "./host.ts";
 export {
   type AcmeIdentifier,
