@@ -13,7 +13,7 @@ import type { CertClock } from "../src/certs/clock.ts";
 import type { CertHost, RunResult } from "../src/certs/host.ts";
 import type { CertificateIssuer, IssuedCertificate, OrderRequest, RenewalInfo } from "../src/certs/issuer.ts";
 import { EXTEND_SCRIPT, RELEASE_SCRIPT } from "../src/certs/shared.ts";
-import type { AcmeProblemDocument } from "../src/certs/status.ts";
+import type { AcmeProblemDocument, CertificateSource, CertificateStatus } from "../src/certs/status.ts";
 import type { RespValue } from "../src/redis/resp.ts";
 
 x509.cryptoProvider.set(crypto);
@@ -262,4 +262,39 @@ export class FakeCertRedis {
         return Promise.resolve(null);
     }
   }
+}
+
+/** A status with every field set, for admin and CLI tests. */
+export function statusOf(name: string, over: Partial<CertificateStatus> = {}): CertificateStatus {
+  return {
+    name,
+    identifiers: ["example.com"],
+    state: "valid",
+    certificate: {
+      notBefore: "2026-01-01T00:00:00.000Z",
+      notAfter: "2026-04-01T00:00:00.000Z",
+      serial: "fa1e",
+      issuer: "CN=Test CA",
+      identifiers: ["example.com"],
+    },
+    nextRenewal: { at: "2026-03-02T00:00:00.000Z", reason: "lifetime" },
+    lastResult: { at: "2026-01-01T00:00:00.000Z", outcome: "issued", deployExitCode: 0 },
+    ...over,
+  };
+}
+
+/** A CertificateSource over a mutable list; renew marks the entry renewing. */
+export function fakeSource(list: CertificateStatus[]): CertificateSource & { renewed: string[] } {
+  const renewed: string[] = [];
+  return {
+    renewed,
+    list: () => list,
+    renew: (name) => {
+      const i = list.findIndex((s) => s.name === name);
+      if (i < 0) return Promise.reject(new RangeError(`no certificate named ${name}`));
+      renewed.push(name);
+      list[i] = { ...(list[i] as CertificateStatus), state: "renewing", nextRenewal: null };
+      return Promise.resolve(list[i] as CertificateStatus);
+    },
+  };
 }
