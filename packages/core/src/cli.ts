@@ -15,6 +15,7 @@ import { type AdminSettings, adminTokenProblem } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
 import { runCertsCommand } from "./certs/command.ts";
 import type { CertHost } from "./certs/host.ts";
+import type { CertificateManager } from "./certs/manager.ts";
 import { parseCli, USAGE, UsageError, type UsageIssue } from "./cli-args.ts";
 import {
   ConfigError,
@@ -447,7 +448,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
   let reloading = Promise.resolve();
   host.onReloadSignal(() => {
     reloading = reloading.then(async () => {
-      const next = await reload(flags, host, instance.router, config);
+      const next = await reload(flags, host, instance.router, config, instance.certificates);
       if (next) {
         config = next;
         supervisor?.pushConfig(next);
@@ -489,6 +490,7 @@ async function reload(
   host: CliHost,
   router: Router,
   running: RouterConfig,
+  certs: CertificateManager | null,
 ): Promise<RouterConfig | null> {
   const log = getLogger(["alpnmux", "main"]);
   try {
@@ -498,9 +500,13 @@ async function reload(
       next.workers !== running.workers ? "workers" : null,
       JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
       JSON.stringify(next.challenges) !== JSON.stringify(running.challenges) ? "challenges" : null,
-      JSON.stringify(next.acme) !== JSON.stringify(running.acme) ? "acme" : null,
-      JSON.stringify(next.certificates) !== JSON.stringify(running.certificates) ? "certificates" : null,
     ].filter((x) => x !== null);
+    // Certificates follow the file while the account (acme:) stays; a new account needs a restart.
+    const acmeChanged = JSON.stringify(next.acme) !== JSON.stringify(running.acme);
+    const certsChanged = JSON.stringify(next.certificates) !== JSON.stringify(running.certificates);
+    const applyCerts = certsChanged && !acmeChanged && certs !== null;
+    if (acmeChanged) needsRestart.push("acme");
+    if (certsChanged && !applyCerts) needsRestart.push("certificates");
     const applied = {
       ...next,
       listen: running.listen,
@@ -508,12 +514,20 @@ async function reload(
       admin: running.admin,
       challenges: running.challenges,
       acme: running.acme,
-      certificates: running.certificates,
+      certificates: applyCerts ? next.certificates : running.certificates,
     };
     router.setConfig(applied);
     log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {
       routes: router.table.routeNames,
     });
+    if (applyCerts && certs) {
+      const { added, removed, changed } = await certs.update(next.certificates);
+      log.info("reload: certificates added {added}, removed {removed}, changed {changed}", {
+        added,
+        removed,
+        changed,
+      });
+    }
     if (needsRestart.length) {
       log.warn("reload: {fields} changed and need a restart; the running values stay", {
         fields: needsRestart,

@@ -377,4 +377,46 @@ describe("CertificateManager", () => {
     assert.equal(status(c.manager).lastResult?.outcome, "shared");
     await Promise.all([a.manager.stop(), b.manager.stop(), c.manager.stop()]);
   });
+
+  test("update (SIGHUP): added certificates start, removed ones stop, changed ones start from their files", async () => {
+    const { issuer, manager, settle, clock, registry } = setup();
+    await manager.start();
+    await settle();
+    const web = configOf().certificates[0];
+    assert.ok(web);
+    const mail = { ...web, name: "mail", identifiers: ["mail.example.com"], out: "/etc/ssl/mail" };
+    let r = await manager.update([web, mail]);
+    assert.deepEqual(r, { added: ["mail"], removed: [], changed: [] });
+    await settle();
+    assert.equal(issuer.orders.length, 2);
+    assert.deepEqual(
+      manager.list().map((s) => [s.name, s.state]),
+      [
+        ["web", "valid"],
+        ["mail", "valid"],
+      ],
+    );
+    // Only the deploy command changed: the certificate on disk still fits, nothing is ordered.
+    r = await manager.update([{ ...web, deploy: "true" }, mail]);
+    assert.deepEqual(r.changed, ["web"]);
+    await settle();
+    assert.equal(issuer.orders.length, 2);
+    assert.equal(manager.list()[0]?.state, "valid");
+    // New identifiers: ordered; mail removed: gone from the list, its timer and gauge too.
+    r = await manager.update([{ ...web, identifiers: ["example.com", "www.example.com"] }]);
+    assert.deepEqual(r, { added: [], removed: ["mail"], changed: ["web"] });
+    await settle();
+    assert.equal(issuer.orders.length, 3);
+    assert.deepEqual(
+      issuer.orders[2]?.identifiers.map((i) => i.value),
+      ["example.com", "www.example.com"],
+    );
+    assert.deepEqual(
+      manager.list().map((s) => s.name),
+      ["web"],
+    );
+    assert.equal(clock.timers.size, 1, "one timer: web's");
+    assert.doesNotMatch(registry.render(), /not_after_seconds\{name="mail"\}/);
+    await manager.stop();
+  });
 });

@@ -98,6 +98,8 @@ interface Entry {
   generation: number;
   /** When this process got the certificate in use (null: found on disk). */
   obtainedAt: number | null;
+  /** Removed or replaced by a reload: it never schedules again. */
+  retired: boolean;
 }
 
 const log = getLogger(["alpnmux", "certs"]);
@@ -109,7 +111,7 @@ export class CertificateManager implements CertificateSource {
   readonly #crypto: Crypto;
   readonly #coord: CertificateCoordinator;
   readonly #metrics: CertificateMetrics | null;
-  readonly #entries: Entry[];
+  #entries: Entry[];
   #issuer: Promise<CertificateIssuer> | null = null;
   #account: Promise<void> | null = null;
   #ready: Promise<void> | null = null;
@@ -122,10 +124,14 @@ export class CertificateManager implements CertificateSource {
     this.#crypto = options.crypto ?? globalThis.crypto;
     this.#coord = options.coordinator ?? localCoordinator;
     this.#metrics = options.registry ? certificateMetrics(options.registry) : null;
-    this.#entries = options.certificates.map((config) => ({
+    this.#entries = options.certificates.map((config) => this.#entry(config));
+  }
+
+  #entry(config: CertificateConfig): Entry {
+    return {
       config,
       ids: configuredIdentifiers(config.identifiers),
-      dir: certificateDir(options.acme.storage, config.name),
+      dir: certificateDir(this.#o.acme.storage, config.name),
       current: null,
       renewing: false,
       next: null,
@@ -137,7 +143,55 @@ export class CertificateManager implements CertificateSource {
       ariPick: null,
       generation: 0,
       obtainedAt: null,
-    }));
+      retired: false,
+    };
+  }
+
+  /** Stops an entry for good (removed or changed by a reload). */
+  #retire(e: Entry): void {
+    e.retired = true;
+    e.cancel?.();
+    e.cancel = null;
+    e.abort?.abort(new Error(`certificate ${e.config.name} was removed or changed in the config`));
+  }
+
+  /**
+   * Applies a reloaded `certificates:` list (same `acme:`): removed certificates stop (a
+   * running order is aborted; their files stay), added ones start as at start-up, changed ones
+   * (any field) start afresh from their files: the disk check orders when the identifiers or
+   * the key type changed, and keeps the certificate otherwise. Unchanged ones go on untouched.
+   *
+   * @param certificates The checked list.
+   * @returns The names added, removed and changed.
+   */
+  async update(
+    certificates: readonly CertificateConfig[],
+  ): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
+    const started = this.#ready !== null;
+    await this.#ready;
+    const old = new Map(this.#entries.map((e) => [e.config.name, e]));
+    const out = { added: [] as string[], removed: [] as string[], changed: [] as string[] };
+    const fresh: Entry[] = [];
+    const next = certificates.map((c) => {
+      const prev = old.get(c.name);
+      old.delete(c.name);
+      if (prev && JSON.stringify(prev.config) === JSON.stringify(c)) return prev;
+      if (prev) {
+        this.#retire(prev);
+        out.changed.push(c.name);
+      } else out.added.push(c.name);
+      const e = this.#entry(c);
+      fresh.push(e);
+      return e;
+    });
+    for (const e of old.values()) {
+      this.#retire(e);
+      out.removed.push(e.config.name);
+      this.#metrics?.notAfter.remove({ name: e.config.name });
+    }
+    this.#entries = next;
+    if (started && !this.#stopped) await Promise.all(fresh.map((e) => this.#startOne(e)));
+    return out;
   }
 
   /**
@@ -282,7 +336,7 @@ export class CertificateManager implements CertificateSource {
   ): void {
     e.cancel?.();
     e.cancel = null;
-    if (this.#stopped) return;
+    if (this.#stopped || e.retired) return;
     e.next = { at: new Date(at).toISOString(), reason, ...(explanationUrl ? { explanationUrl } : {}) };
     e.cancel = armTimer(this.#clock, Math.min(at, fireAt), () => {
       e.cancel = null;
@@ -293,7 +347,7 @@ export class CertificateManager implements CertificateSource {
   /** Schedules the next renewal of a valid certificate: ARI when offered, else its lifetime. */
   async #schedule(e: Entry): Promise<void> {
     const m = e.current;
-    if (!m || this.#stopped) return;
+    if (!m || this.#stopped || e.retired) return;
     const generation = e.generation;
     const random = () => this.#clock.random();
     let ri: Awaited<ReturnType<CertificateIssuer["renewalInfo"]>> = null;
@@ -382,7 +436,7 @@ export class CertificateManager implements CertificateSource {
 
   /** Starts one attempt (never two at once for a certificate). */
   #run(e: Entry, reason: RenewalReason, sharedOnly = false): void {
-    if (e.running || this.#stopped) return;
+    if (e.running || this.#stopped || e.retired) return;
     e.cancel?.();
     e.cancel = null;
     e.renewing = !sharedOnly;
@@ -461,7 +515,7 @@ export class CertificateManager implements CertificateSource {
       e.renewing = false;
       await this.#schedule(e);
     } catch (err) {
-      if (this.#stopped) return;
+      if (this.#stopped || e.retired) return;
       if (sharedOnly) {
         log.warn("certificate {name}: cannot read the shared certificate: {error}", { name, error: err });
         e.renewing = false;

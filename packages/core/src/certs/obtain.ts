@@ -13,6 +13,7 @@
  * @module certs/obtain
  */
 
+import { getLogger } from "@logtape/logtape";
 import type { CertClock } from "./clock.ts";
 import type { AcmeIdentifier, CertificateIssuer, CertificateTools, TlsAlpnSolver } from "./issuer.ts";
 import { inspect, type Material, missingIdentifiers } from "./material.ts";
@@ -145,11 +146,14 @@ export async function obtain(o: ObtainOptions): Promise<Obtained | null> {
     }
     const material: Material = { fullchain: issued.pem, privkey, info };
     if (o.coordinator.shared) {
-      await o.coordinator.publish(o.name, {
-        fullchain: issued.pem,
-        privkey,
-        notAfter: info.notAfter.toISOString(),
-      });
+      // The certificate is ours whatever Redis says: the others order their own if they must.
+      const shared = { fullchain: issued.pem, privkey, notAfter: info.notAfter.toISOString() };
+      await o.coordinator.publish(o.name, shared).catch((e: unknown) =>
+        getLogger(["alpnmux", "certs"]).warn("certificate {name}: cannot share it through Redis: {error}", {
+          name: o.name,
+          error: e,
+        }),
+      );
     }
     return { outcome: "issued", material };
   } finally {
