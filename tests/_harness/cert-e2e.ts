@@ -13,11 +13,12 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { CertificateStatus } from "../../packages/core/src/certs/status.ts";
-import { adminFetch, type BuiltinRouter, startBuiltinRouter } from "./admin.ts";
+import { ADMIN_TOKEN, adminFetch, type BuiltinRouter } from "./admin.ts";
 import { httpsRequest } from "./clients.ts";
 import type { Pebble } from "./pebble.ts";
+import { freePort, waitForPort } from "./ports.ts";
 import { runProc, type Workspace } from "./proc.ts";
-import { routerCommand } from "./router.ts";
+import { routerCommand, spawnRouter } from "./router.ts";
 
 export type { CertificateStatus };
 
@@ -43,9 +44,10 @@ export function pebbleAcme(pebble: Pebble, storage: string): Record<string, unkn
 }
 
 /**
- * Starts alpnmux on Pebble's validation port with `--acme builtin`, an admin API and `config`
- * (which carries `acme:` and `certificates:`). On Deno the permissions come from the env vars
- * of `alpnmux-deno`: write access to the storage and every `out`, `sh` for deploy.
+ * Starts alpnmux on Pebble's validation port (on `host`, default 127.0.0.1) with `--acme
+ * builtin`, an admin API on a free loopback port and `config` (which carries `acme:` and
+ * `certificates:`). On Deno the permissions come from the env vars of `alpnmux-deno`: write
+ * access to the storage and every `out`, `sh` for deploy.
  */
 export async function startCertRouter(
   ws: Workspace,
@@ -53,18 +55,42 @@ export async function startCertRouter(
     pebble: Pebble;
     def: number;
     config: { acme: { storage: string }; certificates: CertEntry[] } & Record<string, unknown>;
+    host?: string;
     label?: string;
     env?: Record<string, string>;
   },
 ): Promise<BuiltinRouter> {
+  const host = o.host ?? "127.0.0.1";
+  const port = o.pebble.tlsPort;
+  const adminPort = await freePort();
+  const label = o.label ?? "alpnmux";
+  const file = path.join(ws.dir, `${label}.yaml`);
+  fs.writeFileSync(file, JSON.stringify(o.config, null, 2));
   const writable = [o.config.acme.storage, ...o.config.certificates.map((c) => c.out)];
-  return startBuiltinRouter(ws, {
-    def: o.def,
-    port: o.pebble.tlsPort,
-    config: o.config,
-    label: o.label ?? "alpnmux",
-    env: { ALPNMUX_DENO_ALLOW_WRITE: writable.join(","), ALPNMUX_DENO_ALLOW_RUN: "sh", ...o.env },
+  const args = ["--listen", `${host}:${port}`, "--acme", "builtin", "--default", `127.0.0.1:${o.def}`];
+  args.push("--admin", `127.0.0.1:${adminPort}`, "--hello-timeout", "2s", "--config", file);
+  args.push("--log-format", "json", "--log-level", "debug");
+  const r = await spawnRouter(ws, args, {
+    label,
+    noWait: true,
+    env: {
+      ALPNMUX_ADMIN_TOKEN: ADMIN_TOKEN,
+      ALPNMUX_DENO_ALLOW_WRITE: writable.join(","),
+      ALPNMUX_DENO_ALLOW_RUN: "sh",
+      ...o.env,
+    },
   });
+  const abort = () => {
+    const st = r.proc.exitStatus();
+    return st === undefined
+      ? undefined
+      : `alpnmux exited (${st.code}); log ${r.proc.logPath}\n${r.proc.output().slice(-2000)}`;
+  };
+  await Promise.all([
+    waitForPort(port, { host, abort, timeoutMs: 15_000 }),
+    waitForPort(adminPort, { abort, timeoutMs: 15_000 }),
+  ]);
+  return Object.assign(r, { port, adminPort, adminUrl: `http://127.0.0.1:${adminPort}`, token: ADMIN_TOKEN });
 }
 
 /** `GET /v1/certificates`: the status of every configured certificate. */
@@ -135,13 +161,21 @@ function openssl(args: string[], input?: string): string {
   });
 }
 
-/** Lower-case hex serial of the first certificate in a PEM file, no leading zeros. */
+/**
+ * The serial of the first certificate in a PEM file as the status gives it: openssl's hex bytes
+ * in lower case (a leading `0a` byte stays; a `00` sign byte, if any, goes).
+ */
 export function serialOf(pemPath: string): string {
-  const out = openssl(["x509", "-noout", "-serial", "-in", pemPath]).trim();
-  return out
-    .replace(/^serial=/, "")
-    .toLowerCase()
-    .replace(/^0+(?=.)/, "");
+  return normalizeSerial(
+    openssl(["x509", "-noout", "-serial", "-in", pemPath])
+      .trim()
+      .replace(/^serial=/, ""),
+  );
+}
+
+/** Hex bytes (openssl's `serial=` form) in the status's form: lower case, no `00` sign byte. */
+export function normalizeSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^(00)+(?=..)/, "");
 }
 
 /** The SubjectPublicKeyInfo PEM of a certificate file and of a private key file. */

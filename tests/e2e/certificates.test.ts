@@ -17,17 +17,24 @@
  *    in Pebble's log, same serial, no deploy);
  * HTTPS to the default backend through the same port every 200 ms never fails meanwhile
  * (paused only while the process is down for the restart).
+ *
+ * Then two instances sharing Redis (`challenges.store: redis`, a second Pebble): instance X on
+ * 127.0.0.1 and Y on 127.0.0.3 (Pebble's DNS sends the second name there), one certificate for
+ * both names with a different `out` each: one instance orders (once: one validation per name
+ * in Pebble's log), each name's validation is answered by the instance Pebble dials (so the
+ * challenges crossed Redis), and both write the same certificate and key and run deploy.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { adminFetch, type BuiltinRouter } from "../_harness/admin.ts";
+import { adminFetch, type BuiltinRouter, connLines } from "../_harness/admin.ts";
 import { startHttpsBackend } from "../_harness/backends.ts";
 import {
   type CertEntry,
   certList,
   certsCli,
+  normalizeSerial,
   pebbleAcme,
   probeLoop,
   publicKeys,
@@ -41,6 +48,7 @@ import {
 import { certSans, createCA, issueCert } from "../_harness/certs.ts";
 import { type Pebble, startPebble } from "../_harness/pebble.ts";
 import { workspace } from "../_harness/proc.ts";
+import { startRedisServer } from "../_harness/redis.ts";
 
 const ws = workspace("certificates", after);
 const DNS1 = "one.certs.test";
@@ -77,7 +85,7 @@ const validations = (name: string) =>
 
 /** A deploy line with the serial as the status gives it (lower case, no leading zeros). */
 const normalizeDeploy = (l: string) =>
-  l.replace(/ serial=([0-9A-Fa-f]+)$/, (_m, hex: string) => ` ${hex.toLowerCase().replace(/^0+(?=.)/, "")}`);
+  l.replace(/ serial=([0-9A-Fa-f]+)$/, (_m, hex: string) => ` ${normalizeSerial(hex)}`);
 
 function startProbes() {
   probes = probeLoop({ port: pebble.tlsPort, servername: WEB, ca: caPem, body: backendBody });
@@ -234,13 +242,13 @@ describe("certificates: alpnmux orders, renews and deploys its own certificates 
     const issued = m.text
       .split("\n")
       .filter((l) => l.startsWith("alpnmux_certificate_renewals_total{") && l.includes('name="a"'))
-      .filter((l) => /result="(issued|success|ok)"/.test(l))
+      .filter((l) => l.includes('result="issued"'))
       .map((l) => Number(l.split(" ").pop()));
     assert.deepEqual(issued, [3], m.text);
     const failed = m.text
       .split("\n")
       .filter((l) => l.startsWith("alpnmux_certificate_renewals_total{") && l.includes('name="b"'))
-      .filter((l) => /result="(failed|failure|error)"/.test(l))
+      .filter((l) => l.includes('result="failed"'))
       .map((l) => Number(l.split(" ").pop()));
     assert.ok(failed.length === 1 && (failed[0] as number) >= 1, m.text);
   });
@@ -278,5 +286,96 @@ describe("certificates: alpnmux orders, renews and deploys its own certificates 
     );
     assert.ok(probeTotals.probes >= 20, `only ${probeTotals.probes} probes`);
     assert.deepEqual(probeTotals.failures, []);
+  });
+});
+
+describe("certificates: two instances sharing Redis order once and both deploy", () => {
+  const S1 = "x.shared.test";
+  const S2 = "y.shared.test";
+  let pebble2: Pebble;
+  let x: BuiltinRouter;
+  let y: BuiltinRouter;
+  let sharedDeployLog = "";
+  const outOf = (who: string) => path.join(ws.dir, "shared", who, "out");
+
+  before(async () => {
+    pebble2 = await startPebble(ws);
+    await pebble2.addA(S2, ["127.0.0.3"]);
+    const redis = await startRedisServer(ws, { label: "redis-server" });
+    const ca = createCA(ws.subdir("pki-shared"));
+    const backend = await startHttpsBackend(ws, { name: "shared-web", cert: issueCert(ca, [WEB]) });
+    sharedDeployLog = path.join(ws.dir, "shared-deploy.log");
+    const configFor = (who: string) => ({
+      acme: pebbleAcme(pebble2, path.join(ws.dir, "shared", who, "storage")) as { storage: string },
+      challenges: {
+        store: "redis",
+        redis: { url: `redis://127.0.0.1:${redis.port}/0`, keyPrefix: "certs-e2e:" },
+      },
+      certificates: [
+        {
+          name: "shared",
+          identifiers: [S1, S2],
+          out: outOf(who),
+          deploy: `echo "${who} $ALPNMUX_CERT_NAME $ALPNMUX_CERT_DIR" >> ${sharedDeployLog}`,
+        },
+      ],
+    });
+    [x, y] = await Promise.all([
+      startCertRouter(ws, { pebble: pebble2, def: backend.port, config: configFor("x"), label: "shared-x" }),
+      startCertRouter(ws, {
+        pebble: pebble2,
+        def: backend.port,
+        config: configFor("y"),
+        label: "shared-y",
+        host: "127.0.0.3",
+      }),
+    ]);
+  });
+
+  test("one order, validations answered by the instance Pebble dials, both out dirs and deploys", {
+    timeout: 90_000,
+  }, async () => {
+    const deployed = () =>
+      fs.existsSync(sharedDeployLog)
+        ? fs
+            .readFileSync(sharedDeployLog, "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+        : [];
+    const [sx, sy] = await Promise.all(
+      [x, y].map((r) => waitStatus(r, "shared", (s) => s.state === "valid" && s.lastResult !== null, 60_000)),
+    );
+    assert.ok(sx && sy);
+    assert.equal(sx.certificate?.serial, sy.certificate?.serial);
+    assert.deepEqual(
+      [sx.lastResult?.outcome, sy.lastResult?.outcome].sort(),
+      ["issued", "shared"],
+      `x: ${JSON.stringify(sx.lastResult)}, y: ${JSON.stringify(sy.lastResult)}`,
+    );
+    for (const who of ["x", "y"]) {
+      assert.equal(serialOf(path.join(outOf(who), "fullchain.pem")), sx.certificate?.serial);
+      assert.equal(fs.statSync(path.join(outOf(who), "privkey.pem")).mode & 0o777, 0o600);
+    }
+    assert.equal(
+      fs.readFileSync(path.join(outOf("x"), "privkey.pem"), "utf8"),
+      fs.readFileSync(path.join(outOf("y"), "privkey.pem"), "utf8"),
+    );
+    const deadline = Date.now() + 10_000;
+    while (deployed().length < 2 && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(deployed().sort(), [`x shared ${outOf("x")}`, `y shared ${outOf("y")}`]);
+    // One order: Pebble validated each name once (one task of 3 connections).
+    const log = fs.readFileSync(pebble2.pebble.logPath, "utf8");
+    assert.equal(log.split(`Value:"${S1}"`).length - 1, 1);
+    assert.equal(log.split(`Value:"${S2}"`).length - 1, 1);
+    // Each validation reached the instance on the address Pebble's DNS gave: whichever
+    // instance ordered, the other answered one name from the challenge it found in Redis.
+    const served = (r: BuiltinRouter, sni: string) =>
+      connLines(r).filter((c) => c.sni === sni && c.outcome === "challenge-served").length;
+    assert.equal(served(x, S1), 3, `x served ${S1}`);
+    assert.equal(served(y, S2), 3, `y served ${S2}`);
+    assert.equal(served(x, S2) + served(y, S1), 0);
+    console.log(
+      `# certs: two instances over Redis: ${sx.lastResult?.outcome === "issued" ? "x" : "y"} ordered, the other took the shared certificate; both deployed`,
+    );
   });
 });
