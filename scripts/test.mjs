@@ -161,7 +161,7 @@ const e2eTests = files(path.join(root, "tests"), /\.test\.ts$/).filter(
 const bunTests = files(path.join(root, "tests", "bun"), /\.test\.ts$/);
 const denoAdapterTests = files(path.join(root, "tests", "deno"), /\.test\.ts$/);
 // The JSDoc `@example` blocks of packages/core/src (not its tests or test helpers).
-const coreDocFiles = files(path.join(root, "packages", "core", "src"), /\.ts$/).filter(
+const coreDocFiles = files(path.join(root, "packages", "core", "src"), /\.tsx?$/).filter(
   (f) => !f.endsWith(".test.ts") && !f.includes(`${path.sep}_test${path.sep}`),
 );
 // The same e2e suite against the Deno listener; the compiled-binary smoke test is Bun's, and

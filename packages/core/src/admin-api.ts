@@ -6,6 +6,8 @@
  * | Method and path | Auth | Does |
  * |---|---|---|
  * | `GET /healthz` | none | `{ status: "ok", active, inHello, version? }` |
+ * | `GET /` | bearer or session cookie | the status page (HTML); without either, the login form (see `status-page`) |
+ * | `POST /login`, `POST /logout` | form | log in with the token (sets the session cookie), log out |
  * | `PUT /v1/challenges/:identifier` | bearer | store `{ value, ttlSeconds? }` (or `{ keyAuthorization, ttlSeconds? }`, or a `text/plain` value) |
  * | `DELETE /v1/challenges/:identifier` | bearer | remove it: 200 `{ deleted: true }`, or 404 |
  * | `GET /v1/challenges` | bearer | `{ challenges: [{ identifier, expiresAt }] }` (no key authorizations) |
@@ -27,7 +29,7 @@
  *
  * @example Answer a request in memory (a runtime adapter passes `app.fetch` to its HTTP server)
  * ```ts
-import { createRouter, parseConfig } from "@alpnmux/core";
+ * import { createRouter, parseConfig } from "@alpnmux/core";
  * import { createAdminApp } from "@alpnmux/core/admin-api";
  * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
  * const router = createRouter({ config: parseConfig({ default: "reject" }) });
@@ -67,6 +69,7 @@ import { parseReverseIpName } from "./hostname.ts";
 import { formatIp, parseIp } from "./ip.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import type { Router } from "./router.ts";
+import { mountStatusPage } from "./status-page/routes.ts";
 
 /** Stable codes of admin API errors (the `error.code` of a JSON error body). */
 export type AdminErrorCode =
@@ -483,6 +486,20 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       ...(options.version !== undefined ? { version: options.version } : {}),
     }),
   );
+
+  // The status page does its own auth (bearer header or session cookie), so it goes before the
+  // bearer middleware; the cookie it sets is good for `GET /` only, never for the API below.
+  mountStatusPage(app, {
+    token,
+    checkToken: (presented) => timingSafeEqualStrings(presented, token, crypto),
+    challenges,
+    config: () => router.config,
+    metricsText: options.metricsText ?? (async () => router.metrics.registry.render()),
+    now,
+    crypto,
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    ...(options.certificates !== undefined ? { certificates: options.certificates } : {}),
+  });
 
   // Every refusal is 401 with the JSON error body, a malformed header (another scheme, no
   // token, extra words) included: bearerAuth would answer that one 400.
