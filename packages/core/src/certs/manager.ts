@@ -18,7 +18,9 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "../metrics.ts";
+import { AccountStore } from "./account.ts";
 import { armTimer, type CertClock, systemClock } from "./clock.ts";
+import { runDeploy } from "./deploy.ts";
 import type { CertHost } from "./host.ts";
 import {
   type AcmeIdentifier,
@@ -27,23 +29,14 @@ import {
   orderFailure,
   type TlsAlpnSolver,
 } from "./issuer.ts";
-import { configuredIdentifiers, type Inspection, inspect, type Material } from "./material.ts";
+import { configuredIdentifiers, findOnDisk, type Inspection, type Material } from "./material.ts";
 import { type CertificateMetrics, certificateMetrics } from "./metrics.ts";
 import { obtain } from "./obtain.ts";
 import { ARI_MIN_AGE_MS, ariRecheckAt, ariRenewalAt, lifetimeRenewalAt, retryPlan } from "./schedule.ts";
 import type { AcmeConfig, CertificateConfig } from "./schema.ts";
 import { type CertificateCoordinator, localCoordinator } from "./shared.ts";
 import type { CertificateSource, CertificateStatus, RenewalReason } from "./status.ts";
-import {
-  accountDir,
-  certificateDir,
-  joinPath,
-  PRIVATE_MODE,
-  PUBLIC_MODE,
-  readPair,
-  readText,
-  writeCertificate,
-} from "./storage.ts";
+import { certificateDir, joinPath, PRIVATE_MODE, readPair, readText, writeCertificate } from "./storage.ts";
 
 /** Where the manager publishes key authorizations (the instance's challenge store). */
 export interface ChallengeWriter {
@@ -112,8 +105,7 @@ export class CertificateManager implements CertificateSource {
   readonly #coord: CertificateCoordinator;
   readonly #metrics: CertificateMetrics | null;
   #entries: Entry[];
-  #issuer: Promise<CertificateIssuer> | null = null;
-  #account: Promise<void> | null = null;
+  readonly #account: AccountStore;
   #ready: Promise<void> | null = null;
   #stopped = false;
 
@@ -124,6 +116,14 @@ export class CertificateManager implements CertificateSource {
     this.#crypto = options.crypto ?? globalThis.crypto;
     this.#coord = options.coordinator ?? localCoordinator;
     this.#metrics = options.registry ? certificateMetrics(options.registry) : null;
+    this.#account = new AccountStore({
+      host: options.host,
+      tools: options.tools,
+      storage: options.acme.storage,
+      directory: options.acme.directory,
+      issuer: options.issuer,
+      crypto: this.#crypto,
+    });
     this.#entries = options.certificates.map((config) => this.#entry(config));
   }
 
@@ -259,21 +259,11 @@ export class CertificateManager implements CertificateSource {
   }
 
   async #startOne(e: Entry): Promise<void> {
-    const now = this.#clock.now();
-    const want = { identifiers: e.ids, keyType: e.config.keyType };
     let found: Inspection = { kind: "absent" };
     try {
-      found = await inspect(await readPair(this.#o.host, e.dir), want, this.#o.tools, now, this.#crypto);
-      if (found.kind !== "valid") {
-        const out = await inspect(
-          await readPair(this.#o.host, e.config.out),
-          want,
-          this.#o.tools,
-          now,
-          this.#crypto,
-        );
-        if (out.kind === "valid" || found.kind === "absent") found = out;
-      }
+      const want = { identifiers: e.ids, keyType: e.config.keyType };
+      const dirs = { storage: e.dir, out: e.config.out };
+      found = await findOnDisk(this.#o.host, dirs, want, this.#o.tools, this.#clock.now(), this.#crypto);
       const state = await readText(this.#o.host, joinPath(e.dir, "state.json"));
       if (state !== null) e.last = (JSON.parse(state) as { lastResult?: LastResult }).lastResult ?? null;
     } catch (err) {
@@ -294,7 +284,7 @@ export class CertificateManager implements CertificateSource {
             found.material.privkey,
             this.#o.tools.splitPemChain,
           );
-          await this.#deploy(e);
+          await runDeploy(this.#o.host, e.config, this.#o.deployTimeoutMs);
         }
       } catch (err) {
         log.error("certificate {name}: cannot write {out}: {error}", {
@@ -353,7 +343,7 @@ export class CertificateManager implements CertificateSource {
     let ri: Awaited<ReturnType<CertificateIssuer["renewalInfo"]>> = null;
     let ariError = false;
     try {
-      ri = await (await this.#getIssuer()).renewalInfo(m.fullchain);
+      ri = await (await this.#account.issuer()).renewalInfo(m.fullchain);
     } catch (err) {
       ariError = true;
       log.warn("certificate {name}: renewal information unavailable: {error}", {
@@ -380,48 +370,6 @@ export class CertificateManager implements CertificateSource {
     const recheck = ariError ? ariRecheckAt(now) : at;
     const fn = recheck < at ? () => void this.#schedule(e) : () => this.#run(e, "lifetime");
     this.#arm(e, at, "lifetime", fn, recheck);
-  }
-
-  #getIssuer(): Promise<CertificateIssuer> {
-    this.#issuer ??= this.#loadIssuer().catch((err) => {
-      this.#issuer = null;
-      throw err;
-    });
-    return this.#issuer;
-  }
-
-  async #loadIssuer(): Promise<CertificateIssuer> {
-    const { host, tools, acme } = this.#o;
-    const dir = await accountDir(acme.storage, acme.directory, this.#crypto);
-    const path = joinPath(dir, "account-key.pem");
-    const pem = await readText(host, path);
-    let keys: CryptoKeyPair;
-    if (pem !== null) keys = await tools.importPrivateKeyPem(pem, "ecdsa-p256");
-    else {
-      keys = await tools.generateAccountKey();
-      await host.writeFileAtomic(path, await tools.exportPrivateKeyPem(keys), PRIVATE_MODE);
-    }
-    return this.#o.issuer(keys);
-  }
-
-  /** Registers the account once (before the first order) and records its URL. */
-  #ensureAccount(issuer: CertificateIssuer): Promise<void> {
-    this.#account ??= (async () => {
-      if (!issuer.accountUrl) return;
-      const url = await issuer.accountUrl();
-      const { acme, host } = this.#o;
-      const dir = await accountDir(acme.storage, acme.directory, this.#crypto);
-      const doc = { directory: acme.directory, account: url };
-      await host.writeFileAtomic(
-        joinPath(dir, "account.json"),
-        `${JSON.stringify(doc, null, 2)}\n`,
-        PUBLIC_MODE,
-      );
-    })().catch((err) => {
-      this.#account = null;
-      throw err;
-    });
-    return this.#account;
   }
 
   #solver(): TlsAlpnSolver {
@@ -455,8 +403,8 @@ export class CertificateManager implements CertificateSource {
     const name = e.config.name;
     const profile = e.config.profile ?? this.#o.acme.profile;
     try {
-      const issuer = sharedOnly ? null : await this.#getIssuer();
-      if (issuer) await this.#ensureAccount(issuer);
+      const issuer = sharedOnly ? null : await this.#account.issuer();
+      if (issuer) await this.#account.register(issuer);
       const got = await obtain({
         name,
         ids: e.ids,
@@ -492,7 +440,7 @@ export class CertificateManager implements CertificateSource {
       e.obtainedAt = this.#clock.now();
       e.failures = 0;
       e.ariPick = null;
-      const deployExitCode = await this.#deploy(e);
+      const deployExitCode = await runDeploy(this.#o.host, e.config, this.#o.deployTimeoutMs);
       e.last = {
         at: new Date(this.#clock.now()).toISOString(),
         outcome: got.outcome,
@@ -550,34 +498,6 @@ export class CertificateManager implements CertificateSource {
     } finally {
       e.abort = null;
       await this.#saveState(e);
-    }
-  }
-
-  /** Runs `deploy` when configured; its exit code (null: killed) goes in the result. */
-  async #deploy(e: Entry): Promise<number | undefined> {
-    const cmd = e.config.deploy;
-    if (cmd === undefined) return undefined;
-    const env = { ALPNMUX_CERT_NAME: e.config.name, ALPNMUX_CERT_DIR: e.config.out };
-    try {
-      const r = await this.#o.host.run(cmd, env, this.#o.deployTimeoutMs ?? 60_000);
-      const tail = r.output.trim().split("\n").slice(-5).join("\n");
-      if (r.code === 0)
-        log.info("certificate {name}: deploy exited 0", { name: e.config.name, output: tail });
-      else
-        log.error("certificate {name}: deploy {command} exited {code}: {output}", {
-          name: e.config.name,
-          command: cmd,
-          code: r.code ?? "killed (timeout)",
-          output: tail,
-        });
-      return r.code ?? -1; // -1: killed (its timeout passed)
-    } catch (err) {
-      log.error("certificate {name}: deploy {command} could not run: {error}", {
-        name: e.config.name,
-        command: cmd,
-        error: err,
-      });
-      return -1;
     }
   }
 

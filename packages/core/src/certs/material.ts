@@ -15,8 +15,10 @@
  */
 
 import { normalizeIdentifier } from "../challenge-cert.ts";
+import type { CertHost } from "./host.ts";
 import type { AcmeIdentifier, CertificateInfo, CertificateTools } from "./issuer.ts";
 import type { KeyType } from "./schema.ts";
+import { readPair } from "./storage.ts";
 
 /** A certificate in use: its files and what they say. */
 export interface Material {
@@ -106,4 +108,30 @@ export async function inspect(
   }
   if (info.notAfter.getTime() <= now) return { kind: "expired", notAfter: info.notAfter };
   return { kind: "valid", material: { ...pair, info } };
+}
+
+/**
+ * What is on disk for a certificate: its storage copy when valid, else the files in `out`
+ * (put there by hand or by another tool) when valid, else why neither can be used.
+ *
+ * @param host Reads the files.
+ * @param dirs The storage directory and `out`.
+ * @param want Identifiers and key type.
+ * @param tools Parsing and key import.
+ * @param now Epoch ms.
+ * @param crypto WebCrypto.
+ * @returns The first valid pair, or the storage copy's problem (the `out` one's when storage is empty).
+ */
+export async function findOnDisk(
+  host: CertHost,
+  dirs: { readonly storage: string; readonly out: string },
+  want: { readonly identifiers: readonly AcmeIdentifier[]; readonly keyType: KeyType },
+  tools: Pick<CertificateTools, "parseCertificate" | "importPrivateKeyPem">,
+  now: number,
+  crypto: Crypto = globalThis.crypto,
+): Promise<Inspection> {
+  const stored = await inspect(await readPair(host, dirs.storage), want, tools, now, crypto);
+  if (stored.kind === "valid") return stored;
+  const out = await inspect(await readPair(host, dirs.out), want, tools, now, crypto);
+  return out.kind === "valid" || stored.kind === "absent" ? out : stored;
 }

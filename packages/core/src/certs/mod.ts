@@ -14,6 +14,7 @@
  * @module certs
  */
 
+export { AccountStore, type AccountStoreOptions } from "./account.ts";
 export { armTimer, type CertClock, MAX_TIMER_MS, systemClock } from "./clock.ts";
 export {
   CERTS_USAGE,
@@ -23,6 +24,7 @@ export {
   parseCertsArgs,
   runCertsCommand,
 } from "./command.ts";
+export { runDeploy } from "./deploy.ts";
 export type { CertHost, RunResult } from "./host.ts";
 export {
   type AcmeIdentifier,
@@ -39,6 +41,7 @@ export {
 export { CertificateManager, type CertificateManagerOptions, type ChallengeWriter } from "./manager.ts";
 export {
   configuredIdentifiers,
+  findOnDisk,
   type Inspection,
   inspect,
   type Material,
