@@ -189,7 +189,7 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
       try {
         const c = loadConfig(new TextDecoder().decode(await host.readFile(cmd.file)), cmd.file);
         host.out(
-          `${cmd.file}: ok (${c.routes.length} routes + default, listening on ${c.listen.length} addresses)`,
+          `${cmd.file}: ok (${c.routes.length} routes + default, listening on ${c.listen.length} addresses${c.certificates.length ? `, ${c.certificates.length} certificates` : ""})`,
         );
         return 0;
       } catch (e) {
