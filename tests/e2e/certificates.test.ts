@@ -18,6 +18,9 @@
  * HTTPS to the default backend through the same port every 200 ms never fails meanwhile
  * (paused only while the process is down for the restart).
  *
+ * `alpnmux check examples/certificates.yaml` (the README's quick start) exits 0; the same file
+ * with a wildcard identifier is refused naming the field.
+ *
  * Then two instances sharing Redis (`challenges.store: redis`, a second Pebble): instance X on
  * 127.0.0.1 and Y on 127.0.0.3 (Pebble's DNS sends the second name there), one certificate for
  * both names with a different `out` each: one instance orders (once: one validation per name
@@ -47,8 +50,9 @@ import {
 } from "../_harness/cert-e2e.ts";
 import { certSans, createCA, issueCert } from "../_harness/certs.ts";
 import { type Pebble, startPebble } from "../_harness/pebble.ts";
-import { workspace } from "../_harness/proc.ts";
+import { repoRoot, runProc, workspace } from "../_harness/proc.ts";
 import { startRedisServer } from "../_harness/redis.ts";
+import { routerCommand } from "../_harness/router.ts";
 
 const ws = workspace("certificates", after);
 const DNS1 = "one.certs.test";
@@ -95,6 +99,28 @@ async function stopProbes() {
   probeTotals.probes += r.probes;
   probeTotals.failures.push(...r.failures);
 }
+
+describe("examples/certificates.yaml", () => {
+  const example = path.join(repoRoot, "examples", "certificates.yaml");
+
+  test("alpnmux check accepts it", { timeout: 20_000 }, async () => {
+    const r = await runProc(ws, "check-example", [...routerCommand(), "check", example], {
+      timeoutMs: 15_000,
+    });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.stdout, /certificates\.yaml: ok/);
+  });
+
+  test("the same file with a wildcard identifier is refused, naming the field", {
+    timeout: 20_000,
+  }, async () => {
+    const bad = path.join(ws.dir, "certificates-wildcard.yaml");
+    fs.writeFileSync(bad, fs.readFileSync(example, "utf8").replace('"www.example.com"', '"*.example.com"'));
+    const r = await runProc(ws, "check-wildcard", [...routerCommand(), "check", bad], { timeoutMs: 15_000 });
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.stderr, /certificates\[0\]\.identifiers\[1\]: .*wildcard/);
+  });
+});
 
 describe("certificates: alpnmux orders, renews and deploys its own certificates (Pebble)", () => {
   before(async () => {
