@@ -65,8 +65,11 @@ export interface RenewalInfo {
 /** What the manager needs of an ACME client (`AcmeClient` has it). */
 export interface CertificateIssuer {
   order(request: OrderRequest): Promise<IssuedCertificate>;
-  /** null when the CA offers no ARI. */
-  renewalInfo(certificatePem: string): Promise<RenewalInfo | null>;
+  /** null when the CA offers no ARI; `signal` aborts it (at stop). */
+  renewalInfo(
+    certificatePem: string,
+    options?: { readonly signal?: AbortSignal },
+  ): Promise<RenewalInfo | null>;
   /** Registers (or finds) the account; its URL goes in `account.json`. */
   accountUrl?(): Promise<string>;
 }

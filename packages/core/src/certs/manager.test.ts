@@ -419,4 +419,22 @@ describe("CertificateManager", () => {
     assert.doesNotMatch(registry.render(), /not_after_seconds\{name="mail"\}/);
     await manager.stop();
   });
+
+  test("ARI unreachable: the lifetime schedule, and ARI asked again in 6 h", async () => {
+    const { issuer, manager, settle, clock } = setup();
+    issuer.ari = () => {
+      throw new Error("ECONNREFUSED");
+    };
+    await manager.start();
+    await settle();
+    assert.equal(status(manager).nextRenewal?.reason, "lifetime");
+    assert.equal(clock.nextAt(), clock.now() + 6 * 3_600_000);
+    const start = clock.now() + 20 * DAY;
+    issuer.ari = { start, end: start + DAY };
+    await clock.advanceTo(clock.now() + 6 * 3_600_000, settle);
+    assert.equal(status(manager).nextRenewal?.reason, "ari-window");
+    assert.equal(Date.parse(status(manager).nextRenewal?.at ?? ""), start + DAY / 2);
+    assert.equal(issuer.orders.length, 1);
+    await manager.stop();
+  });
 });

@@ -108,6 +108,8 @@ export class CertificateManager implements CertificateSource {
   readonly #account: AccountStore;
   #ready: Promise<void> | null = null;
   #stopped = false;
+  /** Aborted by `stop()`: requests outside an order (ARI). */
+  readonly #life = new AbortController();
 
   /** @param options Config, host, issuer, tools, challenge store. */
   constructor(options: CertificateManagerOptions) {
@@ -206,6 +208,7 @@ export class CertificateManager implements CertificateSource {
   /** Cancels every timer and aborts running orders; resolves once they have ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#life.abort(new Error("alpnmux is stopping"));
     for (const e of this.#entries) {
       e.cancel?.();
       e.cancel = null;
@@ -343,8 +346,9 @@ export class CertificateManager implements CertificateSource {
     let ri: Awaited<ReturnType<CertificateIssuer["renewalInfo"]>> = null;
     let ariError = false;
     try {
-      ri = await (await this.#account.issuer()).renewalInfo(m.fullchain);
+      ri = await (await this.#account.issuer()).renewalInfo(m.fullchain, { signal: this.#life.signal });
     } catch (err) {
+      if (this.#stopped) return;
       ariError = true;
       log.warn("certificate {name}: renewal information unavailable: {error}", {
         name: e.config.name,
