@@ -31,6 +31,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { formatUtc } from "@alpnmux/core/status-page";
 import { adminFetch, type BuiltinRouter, connLines } from "../_harness/admin.ts";
 import { startHttpsBackend } from "../_harness/backends.ts";
 import {
@@ -49,6 +50,7 @@ import {
   waitStatus,
 } from "../_harness/cert-e2e.ts";
 import { certSans, createCA, issueCert } from "../_harness/certs.ts";
+import { chromiumUnavailable, loginAndRead } from "../_harness/chromium.ts";
 import { type Pebble, startPebble } from "../_harness/pebble.ts";
 import { repoRoot, runProc, workspace } from "../_harness/proc.ts";
 import { startRedisServer } from "../_harness/redis.ts";
@@ -277,6 +279,28 @@ describe("certificates: alpnmux orders, renews and deploys its own certificates 
       .filter((l) => l.includes('result="failed"'))
       .map((l) => Number(l.split(" ").pop()));
     assert.ok(failed.length === 1 && (failed[0] as number) >= 1, m.text);
+  });
+
+  test("status page in headless Chromium: a with its expiry, b with the CA's problem", {
+    timeout: 60_000,
+  }, async (t) => {
+    const missing = chromiumUnavailable();
+    assert.equal(missing, undefined, missing);
+    const a = (await certList(router)).find((s) => s.name === "a");
+    const notAfter = a?.certificate?.notAfter;
+    assert.ok(notAfter !== undefined, JSON.stringify(a));
+    const shot = path.join(ws.dir, "status-certificates.png");
+    const text = await loginAndRead(router.adminUrl, router.token, shot);
+    t.diagnostic(`screenshot ${shot}`);
+    assert.ok(fs.statSync(shot).size > 10_000, "a screenshot was written");
+    assert.match(text, /Certificates \(2\)/, text);
+    // a: its names and its expiry as the page writes it (UTC, minutes), with "in N days".
+    for (const id of [DNS1, DNS2, IP]) assert.ok(text.includes(id), `${id} on the page:\n${text}`);
+    assert.ok(text.includes(formatUtc(notAfter)), `expiry ${formatUtc(notAfter)} on the page:\n${text}`);
+    assert.match(text, /in \d+ days/, text);
+    // b: failed, with the identifier the CA named and the problem type.
+    assert.ok(text.includes(UNREACHABLE), text);
+    assert.match(text, /urn:ietf:params:acme:error:\w+/, text);
   });
 
   test("restart with the same storage: a is taken from disk, nothing ordered for it, no deploy", {
