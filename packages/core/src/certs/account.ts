@@ -30,7 +30,28 @@ export interface AccountStoreOptions {
   readonly crypto: Crypto;
 }
 
-/** Loads the account key once and registers the account once. */
+/**
+ * Loads the account key once and registers the account once.
+ *
+ * @example
+ * ```ts
+ * import { AccountStore, acmeTools } from "@alpnmux/core/certs";
+ * const files = new Map<string, string>();
+ * const host = {
+ *   acmeFetch: () => fetch,
+ *   readFile: async (p: string) => (files.has(p) ? new TextEncoder().encode(files.get(p)) : null),
+ *   writeFileAtomic: async (p: string, d: Uint8Array | string) => { files.set(p, String(d)); },
+ *   run: async () => ({ code: 0, output: "" }),
+ * };
+ * const accounts = new AccountStore({
+ *   host, tools: acmeTools(), storage: "/var/lib/alpnmux", directory: "https://ca.test/dir",
+ *   issuer: () => ({ order: () => Promise.reject(new Error("offline")), renewalInfo: async () => null }),
+ *   crypto,
+ * });
+ * await accounts.issuer();
+ * console.log([...files.keys()][0]?.endsWith("/account-key.pem")); // true: made and saved (0600)
+ * ```
+ */
 export class AccountStore {
   readonly #o: AccountStoreOptions;
   #issuer: Promise<CertificateIssuer> | null = null;

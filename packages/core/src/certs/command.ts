@@ -115,6 +115,15 @@ function lastText(s: CertificateStatus): string {
  *
  * @param list The statuses.
  * @returns Lines joined with `\n`.
+ * @example
+ * ```ts
+ * import { formatCertificateTable } from "@alpnmux/core/certs";
+ * const table = formatCertificateTable([{
+ *   name: "web", identifiers: ["example.com"], state: "pending", certificate: null,
+ *   nextRenewal: { at: "2026-01-01T00:00:00.000Z", reason: "missing" }, lastResult: null,
+ * }]);
+ * console.log(table.split("\n")[1]); // "web   pending  -          -       2026-01-01T00:00:00.000Z (missing)  -"
+ * ```
  */
 export function formatCertificateTable(list: readonly CertificateStatus[]): string {
   const rows = [

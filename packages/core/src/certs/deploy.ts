@@ -26,6 +26,12 @@ const TAIL_LINES = 5;
  * @param cert Name, `out` and `deploy`.
  * @param timeoutMs Longest run; default 60 s.
  * @returns The exit code; -1 when it was killed (timeout) or could not start; undefined without `deploy`.
+ * @example
+ * ```ts
+ * import { runDeploy } from "@alpnmux/core/certs";
+ * const host = { run: async () => ({ code: 3, output: "nginx: [emerg] bad config" }) };
+ * console.log(await runDeploy(host, { name: "web", out: "/etc/ssl/web", deploy: "systemctl reload nginx" })); // 3
+ * ```
  */
 export async function runDeploy(
   host: Pick<CertHost, "run">,

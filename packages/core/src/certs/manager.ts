@@ -97,7 +97,30 @@ interface Entry {
 
 const log = getLogger(["alpnmux", "certs"]);
 
-/** The certificate manager. */
+/**
+ * The certificate manager.
+ *
+ * @example
+ * ```ts
+ * import { CertificateManager, acmeTools } from "@alpnmux/core/certs";
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * import { parseConfig } from "@alpnmux/core";
+ * const config = parseConfig({
+ *   default: "reject",
+ *   routes: [{ match: { acme: "exact" }, target: { acme: "builtin" } }],
+ *   certificates: [{ name: "web", identifiers: ["example.com"], out: "/etc/ssl/web" }],
+ * });
+ * const manager = new CertificateManager({
+ *   acme: config.acme,
+ *   certificates: config.certificates,
+ *   host: { acmeFetch: () => fetch, readFile: async () => null, writeFileAtomic: async () => {}, run: async () => ({ code: 0, output: "" }) },
+ *   issuer: () => ({ order: () => Promise.reject(new Error("offline")), renewalInfo: async () => null }),
+ *   tools: acmeTools(),
+ *   challenges: new MemoryChallengeStore(),
+ * });
+ * console.log(manager.list()[0]?.state); // "pending": start() would order it
+ * ```
+ */
 export class CertificateManager implements CertificateSource {
   readonly #o: CertificateManagerOptions;
   readonly #clock: CertClock;

@@ -41,6 +41,11 @@ export type Inspection =
  *
  * @param identifiers `certificates[].identifiers` (checked by the config).
  * @returns In config order.
+ * @example
+ * ```ts
+ * import { configuredIdentifiers } from "@alpnmux/core/certs";
+ * configuredIdentifiers(["WWW.Example.com", "2001:DB8::1"]); // [{ type: "dns", value: "www.example.com" }, { type: "ip", value: "2001:db8::1" }]
+ * ```
  */
 export function configuredIdentifiers(identifiers: readonly string[]): AcmeIdentifier[] {
   return identifiers.map((s) => normalizeIdentifier(s));
@@ -55,7 +60,16 @@ function key(id: AcmeIdentifier): string {
   }
 }
 
-/** The configured identifiers the certificate lacks. */
+/**
+ * The configured identifiers the certificate lacks.
+ *
+ * @example
+ * ```ts
+ * import { missingIdentifiers } from "@alpnmux/core/certs";
+ * const want = [{ type: "dns", value: "a.example" }, { type: "dns", value: "b.example" }] as const;
+ * missingIdentifiers(want, [{ type: "dns", value: "A.example" }]); // [{ type: "dns", value: "b.example" }]
+ * ```
+ */
 export function missingIdentifiers(
   wanted: readonly AcmeIdentifier[],
   have: readonly AcmeIdentifier[],
@@ -77,6 +91,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * @param now Epoch ms.
  * @param crypto WebCrypto (to export the public key).
  * @returns What was found.
+ * @example
+ * ```ts
+ * import { acmeTools, inspect } from "@alpnmux/core/certs";
+ * const r = await inspect(null, { identifiers: [], keyType: "ecdsa-p256" }, acmeTools(), Date.now());
+ * console.log(r.kind); // "absent"
+ * ```
  */
 export async function inspect(
   pair: { fullchain: string; privkey: string } | null,
@@ -121,6 +141,14 @@ export async function inspect(
  * @param now Epoch ms.
  * @param crypto WebCrypto.
  * @returns The first valid pair, or the storage copy's problem (the `out` one's when storage is empty).
+ * @example
+ * ```ts
+ * import { acmeTools, findOnDisk } from "@alpnmux/core/certs";
+ * const host = { acmeFetch: () => fetch, readFile: async () => null, writeFileAtomic: async () => {}, run: async () => ({ code: 0, output: "" }) };
+ * const want = { identifiers: [{ type: "dns", value: "example.com" }] as const, keyType: "ecdsa-p256" } as const;
+ * const r = await findOnDisk(host, { storage: "/var/lib/alpnmux/certificates/web", out: "/etc/ssl/web" }, want, acmeTools(), Date.now());
+ * console.log(r.kind); // "absent": nothing in either place
+ * ```
  */
 export async function findOnDisk(
   host: CertHost,

@@ -29,6 +29,13 @@ export interface CertificateMetrics {
  *
  * @param registry Where they go.
  * @returns The families.
+ * @example
+ * ```ts
+ * import { Registry } from "@alpnmux/core";
+ * import { certificateMetrics } from "@alpnmux/core/certs";
+ * const m = certificateMetrics(new Registry());
+ * m.notAfter.labels({ name: "web" }).set(1_767_225_600);
+ * ```
  */
 export function certificateMetrics(registry: Registry): CertificateMetrics {
   return {

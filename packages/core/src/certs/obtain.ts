@@ -85,6 +85,12 @@ function sleep(clock: CertClock, ms: number, signal: AbortSignal): Promise<void>
  * @returns The certificate and its outcome.
  * @throws What the issuer threw (an `AcmeError`), or an Error when another instance held the
  *   lock and published nothing in time.
+ * @example
+ * ```ts
+ * import { obtain } from "@alpnmux/core/certs";
+ * // The manager calls it with its issuer, tools, coordinator and solver (see CertificateManager).
+ * console.log(obtain.length); // 1: one options object
+ * ```
  */
 export async function obtain(o: ObtainOptions): Promise<Obtained | null> {
   // A manual renewal orders whatever the others did; any other one first takes theirs.

@@ -27,7 +27,15 @@ export const PRIVATE_MODE = 0o600;
 /** Mode of certificates and state. */
 export const PUBLIC_MODE = 0o644;
 
-/** `a/b` without doubled slashes. */
+/**
+ * `a/b` without doubled slashes.
+ *
+ * @example
+ * ```ts
+ * import { joinPath } from "@alpnmux/core/certs";
+ * joinPath("/var/lib/alpnmux/", "certificates"); // "/var/lib/alpnmux/certificates"
+ * ```
+ */
 export function joinPath(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, "")}/${name}`;
 }
@@ -55,7 +63,15 @@ export async function accountDir(
   return joinPath(joinPath(storage, "accounts"), hex);
 }
 
-/** `${storage}/certificates/<name>`. */
+/**
+ * `${storage}/certificates/<name>`.
+ *
+ * @example
+ * ```ts
+ * import { certificateDir } from "@alpnmux/core/certs";
+ * certificateDir("/var/lib/alpnmux", "web"); // "/var/lib/alpnmux/certificates/web"
+ * ```
+ */
 export function certificateDir(storage: string, name: string): string {
   return joinPath(joinPath(storage, "certificates"), name);
 }
@@ -74,6 +90,12 @@ export interface FileSpec {
  * @param privkey PKCS#8 PEM.
  * @param split Splits a PEM chain into certificates.
  * @returns The four files.
+ * @example
+ * ```ts
+ * import { certificateFiles } from "@alpnmux/core/certs";
+ * const files = certificateFiles("LEAF\nCA\n", "KEY\n", (pem) => pem.split(/(?<=\n)/));
+ * files.map((f) => `${f.file} ${f.mode.toString(8)}`); // ["privkey.pem 600", "cert.pem 644", "chain.pem 644", "fullchain.pem 644"]
+ * ```
  */
 export function certificateFiles(
   fullchain: string,
@@ -89,13 +111,31 @@ export function certificateFiles(
   ];
 }
 
-/** Reads a text file, or null when it does not exist. */
+/**
+ * Reads a text file, or null when it does not exist.
+ *
+ * @example
+ * ```ts
+ * import { readText } from "@alpnmux/core/certs";
+ * const host = { acmeFetch: () => fetch, readFile: async () => null, writeFileAtomic: async () => {}, run: async () => ({ code: 0, output: "" }) };
+ * console.log(await readText(host, "/nothing")); // null
+ * ```
+ */
 export async function readText(host: CertHost, path: string): Promise<string | null> {
   const b = await host.readFile(path);
   return b === null ? null : new TextDecoder().decode(b);
 }
 
-/** The key and full chain in a directory (storage or `out`), or null when either is missing. */
+/**
+ * The key and full chain in a directory (storage or `out`), or null when either is missing.
+ *
+ * @example
+ * ```ts
+ * import { readPair } from "@alpnmux/core/certs";
+ * const host = { acmeFetch: () => fetch, readFile: async () => null, writeFileAtomic: async () => {}, run: async () => ({ code: 0, output: "" }) };
+ * console.log(await readPair(host, "/etc/ssl/web")); // null
+ * ```
+ */
 export async function readPair(
   host: CertHost,
   dir: string,
@@ -110,6 +150,19 @@ export async function readPair(
 /**
  * Writes a new certificate into its storage directory (key, full chain) and into `out` (the
  * four files), each atomically, keys first.
+ * @example
+ * ```ts
+ * import { writeCertificate } from "@alpnmux/core/certs";
+ * const files = new Map<string, string>();
+ * const host = {
+ *   acmeFetch: () => fetch,
+ *   readFile: async (p: string) => (files.has(p) ? new TextEncoder().encode(files.get(p)) : null),
+ *   writeFileAtomic: async (p: string, d: Uint8Array | string) => { files.set(p, String(d)); },
+ *   run: async () => ({ code: 0, output: "" }),
+ * };
+ * await writeCertificate(host, { storage: "/s/certificates/web", out: "/o/web" }, "LEAF\n", "KEY\n", (p) => [p]);
+ * console.log([...files.keys()][0]); // "/s/certificates/web/privkey.pem": the key first
+ * ```
  */
 export async function writeCertificate(
   host: CertHost,
@@ -123,7 +176,23 @@ export async function writeCertificate(
   await writeOut(host, dirs.out, fullchain, privkey, split);
 }
 
-/** Writes the four `out` files, key first, full chain last. */
+/**
+ * Writes the four `out` files, key first, full chain last.
+ *
+ * @example
+ * ```ts
+ * import { writeOut } from "@alpnmux/core/certs";
+ * const files = new Map<string, string>();
+ * const host = {
+ *   acmeFetch: () => fetch,
+ *   readFile: async (p: string) => (files.has(p) ? new TextEncoder().encode(files.get(p)) : null),
+ *   writeFileAtomic: async (p: string, d: Uint8Array | string) => { files.set(p, String(d)); },
+ *   run: async () => ({ code: 0, output: "" }),
+ * };
+ * await writeOut(host, "/o/web", "LEAF\n", "KEY\n", (p) => [p]);
+ * console.log([...files.keys()].at(-1)); // "/o/web/fullchain.pem": the full chain last
+ * ```
+ */
 export async function writeOut(
   host: CertHost,
   out: string,

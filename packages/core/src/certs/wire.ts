@@ -33,7 +33,17 @@ import type { CertificateTools } from "./issuer.ts";
 import { CertificateManager, type ChallengeWriter } from "./manager.ts";
 import { RedisCoordinator } from "./shared.ts";
 
-/** The ACME module's functions as {@linkcode CertificateTools}. */
+/**
+ * The ACME module's functions as {@linkcode CertificateTools}.
+ *
+ * @example
+ * ```ts
+ * import { acmeTools } from "@alpnmux/core/certs";
+ * const tools = acmeTools();
+ * const keys = await tools.generateCertificateKey("ecdsa-p256");
+ * console.log((await tools.exportPrivateKeyPem(keys)).startsWith("-----BEGIN PRIVATE KEY-----")); // true
+ * ```
+ */
 export function acmeTools(crypto: Crypto = globalThis.crypto): CertificateTools {
   return {
     generateAccountKey: () => generateAccountKey(crypto),
@@ -70,6 +80,20 @@ export interface CertificateWiring {
  * @param w Config, runtime host, challenge store.
  * @returns The manager.
  * @throws {ConfigError} `acme.caCertificates` unreadable or without a PEM certificate.
+ * @example
+ * ```ts
+ * import { parseConfig } from "@alpnmux/core";
+ * import { createCertificateManager } from "@alpnmux/core/certs";
+ * import { MemoryChallengeStore } from "@alpnmux/core/challenge";
+ * const config = parseConfig({
+ *   default: "reject",
+ *   routes: [{ match: { acme: "exact" }, target: { acme: "builtin" } }],
+ *   certificates: [{ name: "web", identifiers: ["example.com", "203.0.113.7"], out: "/etc/ssl/web" }],
+ * });
+ * const host = { acmeFetch: () => fetch, readFile: async () => null, writeFileAtomic: async () => {}, run: async () => ({ code: 0, output: "" }) };
+ * const manager = createCertificateManager({ config, host, challenges: new MemoryChallengeStore() });
+ * console.log(manager.list()[0]?.identifiers); // ["example.com", "203.0.113.7"]
+ * ```
  */
 export function createCertificateManager(w: CertificateWiring): CertificateManager {
   const { acme } = w.config;
