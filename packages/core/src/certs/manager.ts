@@ -21,22 +21,17 @@ import type { Registry } from "../metrics.ts";
 import { AccountStore } from "./account.ts";
 import { armTimer, type CertClock, systemClock } from "./clock.ts";
 import { runDeploy } from "./deploy.ts";
+import { type Entry, type LastResult, newEntry, saveState, statusOf } from "./entry.ts";
 import type { CertHost } from "./host.ts";
-import {
-  type AcmeIdentifier,
-  type CertificateIssuer,
-  type CertificateTools,
-  orderFailure,
-  type TlsAlpnSolver,
-} from "./issuer.ts";
-import { configuredIdentifiers, findOnDisk, type Inspection, type Material } from "./material.ts";
+import { type CertificateIssuer, type CertificateTools, orderFailure, type TlsAlpnSolver } from "./issuer.ts";
+import { findOnDisk, type Inspection } from "./material.ts";
 import { type CertificateMetrics, certificateMetrics } from "./metrics.ts";
 import { obtain } from "./obtain.ts";
 import { ARI_MIN_AGE_MS, ariRecheckAt, ariRenewalAt, lifetimeRenewalAt, retryPlan } from "./schedule.ts";
 import type { AcmeConfig, CertificateConfig } from "./schema.ts";
 import { type CertificateCoordinator, localCoordinator } from "./shared.ts";
 import type { CertificateSource, CertificateStatus, RenewalReason } from "./status.ts";
-import { certificateDir, joinPath, PRIVATE_MODE, readPair, readText, writeCertificate } from "./storage.ts";
+import { joinPath, readPair, readText, writeCertificate } from "./storage.ts";
 
 /** Where the manager publishes key authorizations (the instance's challenge store). */
 export interface ChallengeWriter {
@@ -69,30 +64,6 @@ export interface CertificateManagerOptions {
   readonly sharedPollMs?: number;
   /** Longest run of `deploy`; default 60 s. */
   readonly deployTimeoutMs?: number;
-}
-
-type LastResult = NonNullable<CertificateStatus["lastResult"]>;
-type NextRenewal = NonNullable<CertificateStatus["nextRenewal"]>;
-
-interface Entry {
-  readonly config: CertificateConfig;
-  readonly ids: AcmeIdentifier[];
-  readonly dir: string;
-  current: Material | null;
-  renewing: boolean;
-  next: NextRenewal | null;
-  last: LastResult | null;
-  failures: number;
-  cancel: (() => void) | null;
-  running: Promise<void> | null;
-  abort: AbortController | null;
-  ariPick: { start: number; end: number; at: number } | null;
-  /** Counts attempts, so a schedule computed across an attempt's start is dropped. */
-  generation: number;
-  /** When this process got the certificate in use (null: found on disk). */
-  obtainedAt: number | null;
-  /** Removed or replaced by a reload: it never schedules again. */
-  retired: boolean;
 }
 
 const log = getLogger(["alpnmux", "certs"]);
@@ -153,23 +124,7 @@ export class CertificateManager implements CertificateSource {
   }
 
   #entry(config: CertificateConfig): Entry {
-    return {
-      config,
-      ids: configuredIdentifiers(config.identifiers),
-      dir: certificateDir(this.#o.acme.storage, config.name),
-      current: null,
-      renewing: false,
-      next: null,
-      last: null,
-      failures: 0,
-      cancel: null,
-      running: null,
-      abort: null,
-      ariPick: null,
-      generation: 0,
-      obtainedAt: null,
-      retired: false,
-    };
+    return newEntry(config, this.#o.acme.storage);
   }
 
   /** Stops an entry for good (removed or changed by a reload). */
@@ -249,7 +204,7 @@ export class CertificateManager implements CertificateSource {
   }
 
   list(): readonly CertificateStatus[] {
-    return this.#entries.map((e) => this.#status(e));
+    return this.#entries.map((e) => statusOf(e));
   }
 
   /**
@@ -261,27 +216,7 @@ export class CertificateManager implements CertificateSource {
     if (!e) throw new RangeError(`no certificate named ${JSON.stringify(name)}`);
     await this.start();
     if (!e.running && !this.#stopped) this.#run(e, "manual");
-    return this.#status(e);
-  }
-
-  #status(e: Entry): CertificateStatus {
-    const c = e.current?.info;
-    return {
-      name: e.config.name,
-      identifiers: [...e.config.identifiers],
-      state: e.renewing ? "renewing" : c ? "valid" : e.last?.outcome === "failed" ? "failed" : "pending",
-      certificate: c
-        ? {
-            notBefore: c.notBefore.toISOString(),
-            notAfter: c.notAfter.toISOString(),
-            serial: c.serial,
-            issuer: c.issuer,
-            identifiers: c.identifiers.map((i) => i.value),
-          }
-        : null,
-      nextRenewal: e.renewing ? null : e.next,
-      lastResult: e.last,
-    };
+    return statusOf(e);
   }
 
   async #startOne(e: Entry): Promise<void> {
@@ -524,27 +459,7 @@ export class CertificateManager implements CertificateSource {
       this.#arm(e, plan.at, plan.reason, () => this.#run(e, plan.reason));
     } finally {
       e.abort = null;
-      await this.#saveState(e);
-    }
-  }
-
-  async #saveState(e: Entry): Promise<void> {
-    const c = e.current?.info;
-    const doc = {
-      name: e.config.name,
-      identifiers: e.config.identifiers,
-      certificate: c ? { serial: c.serial, notAfter: c.notAfter.toISOString() } : null,
-      nextRenewal: e.next,
-      lastResult: e.last,
-    };
-    try {
-      await this.#o.host.writeFileAtomic(
-        joinPath(e.dir, "state.json"),
-        `${JSON.stringify(doc, null, 2)}\n`,
-        PRIVATE_MODE,
-      );
-    } catch (err) {
-      log.warn("certificate {name}: cannot write state.json: {error}", { name: e.config.name, error: err });
+      await saveState(this.#o.host, e);
     }
   }
 }

@@ -25,6 +25,7 @@ export {
   runCertsCommand,
 } from "./command.ts";
 export { runDeploy } from "./deploy.ts";
+export { type Entry, type LastResult, type NextRenewal, newEntry, saveState, statusOf } from "./entry.ts";
 export type { CertHost, RunResult } from "./host.ts";
 export {
   type AcmeIdentifier,
