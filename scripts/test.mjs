@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: checks (the system tools, type-check of every project, lint, the core JSDoc
-// examples) and tests (the core unit tests on Node, Bun and Deno, the Bun adapter tests, the
+// examples) and tests (the core unit tests on Node, Bun and Deno, the Bun and Deno adapter tests, the
 // end-to-end suite against the Bun and the Deno CLI). Prints one line per step, then
 // `checks: N ok, N failed`, and ends with `N passed, N failed`: the tests summed over all
 // runners, where a test is a leaf (`describe` groups are not counted), plus one failure for each
@@ -150,11 +150,16 @@ const tsProjects = readJson("tsconfig.json").references.map((r) =>
   path.relative(root, path.join(root, r.path, r.path.endsWith(".json") ? "" : "tsconfig.json")),
 );
 const coreTests = files(path.join(root, "packages"), /\.test\.ts$/);
-// tests/bun runs in-process on Bun; everything else under tests/ is driven from Node.
+// tests/bun runs in-process on Bun, tests/deno on Deno; everything else under tests/ is driven
+// from Node.
 const e2eTests = files(path.join(root, "tests"), /\.test\.ts$/).filter(
-  (f) => !f.includes(`${path.sep}_harness${path.sep}`) && !f.includes(`${path.sep}bun${path.sep}`),
+  (f) =>
+    !f.includes(`${path.sep}_harness${path.sep}`) &&
+    !f.includes(`${path.sep}bun${path.sep}`) &&
+    !f.includes(`${path.sep}deno${path.sep}`),
 );
 const bunTests = files(path.join(root, "tests", "bun"), /\.test\.ts$/);
+const denoAdapterTests = files(path.join(root, "tests", "deno"), /\.test\.ts$/);
 // The JSDoc `@example` blocks of packages/core/src (not its tests or test helpers).
 const coreDocFiles = files(path.join(root, "packages", "core", "src"), /\.tsx?$/).filter(
   (f) => !f.endsWith(".test.ts") && !f.includes(`${path.sep}_test${path.sep}`),
@@ -217,6 +222,14 @@ const steps = [
     files: bunTests,
     cmd: bin("bun"),
     args: ["test", ...bunTests.map(rel)],
+  },
+  {
+    name: "adapter: deno (tests/deno)",
+    group: "adapter",
+    kind: "deno",
+    files: denoAdapterTests,
+    cmd: bin("deno"),
+    args: ["test", "-A", "--no-check", ...denoAdapterTests],
   },
   {
     name: "doc examples: deno test --doc packages/core/src",

@@ -27,10 +27,17 @@ export interface Pebble {
   /** `https://127.0.0.1:<mgmt>/roots/0`: the (per-start) root that signs issued certificates. */
   readonly rootsUrl: string;
   readonly dnsPort: number;
+  /** `http://127.0.0.1:<port>`: pebble-challtestsrv's management API (its DNS answers). */
+  readonly challtestsrvUrl: string;
   readonly pebble: Proc;
   readonly challtestsrv: Proc;
   /** Fetches the issuing root from `rootsUrl` as PEM text. */
   issuingRoot(): Promise<string>;
+  /**
+   * Makes Pebble's DNS answer `host` with `addresses` (A records) instead of 127.0.0.1, e.g.
+   * 127.0.0.2 where nothing listens, so its validation fails with a connection error.
+   */
+  addA(host: string, addresses: readonly string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -129,12 +136,21 @@ export async function startPebble(ws: Workspace, opts: PebbleOptions = {}): Prom
     httpPort,
     rootsUrl,
     dnsPort,
+    challtestsrvUrl: `http://127.0.0.1:${chalMgmtPort}`,
     pebble,
     challtestsrv,
     issuingRoot: async () => {
       const r = await httpsRequest(rootsUrl, { ca: caText });
       if (r.status !== 200) throw new Error(`GET ${rootsUrl}: ${r.status}`);
       return r.body;
+    },
+    addA: async (host, addresses) => {
+      const r = await fetch(`http://127.0.0.1:${chalMgmtPort}/add-a`, {
+        method: "POST",
+        body: JSON.stringify({ host, addresses }),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (r.status !== 200) throw new Error(`challtestsrv add-a ${host}: ${r.status} ${await r.text()}`);
     },
     stop: async () => {
       if (stopped) return;

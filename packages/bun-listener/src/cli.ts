@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { ListenError } from "@alpnmux/core";
 import { type CliHost, runCli } from "@alpnmux/core/cli";
+import { certHost } from "./cert-host.ts";
 import { serve } from "./listener.ts";
 import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
 import { dial } from "./redis-dial.ts";
@@ -47,6 +48,7 @@ const host: CliHost = {
   },
   dial,
   unix,
+  certs: certHost,
 };
 
 // A bug in one connection's handling must not take the others down: log and go on.

@@ -13,6 +13,9 @@
  * | `GET /v1/challenges` | bearer | `{ challenges: [{ identifier, expiresAt }] }` (no key authorizations) |
  * | `GET /v1/routes` | bearer | the route table as input: `{ routes, default, onNotTls, onNoSni }` |
  * | `PUT /v1/routes` | bearer | check and swap in a new route table (other config fields stay) |
+ * | `GET /v1/certificates` | bearer | `{ certificates: CertificateStatus[] }` (empty without `certificates:`) |
+ * | `GET /v1/certificates/:name` | bearer | one `CertificateStatus`, or 404 `certificate-not-found` |
+ * | `POST /v1/certificates/:name/renew` | bearer | 202 with the status: an order starts now; while one runs, no second one starts (still 202, state `renewing`) |
  * | `GET /metrics` | bearer | Prometheus text format 0.0.4 |
  *
  * Errors are JSON `{ error: { code, message, path?, issues? } }`; `expiresAt` is an ISO 8601
@@ -46,7 +49,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { formatHostPort } from "./address.ts";
 import { adminTokenProblem } from "./admin-settings.ts";
-import type { CertificateSource } from "./certs/status.ts";
+import type { CertificateSource, CertificateStatus } from "./certs/status.ts";
 import type { ChallengeStore } from "./challenge-store.ts";
 import {
   type ChallengeValue,
@@ -73,6 +76,7 @@ export type AdminErrorCode =
   | "unauthorized"
   | "not-found"
   | "challenge-not-found"
+  | "certificate-not-found"
   | "bad-json"
   | "bad-request"
   | "invalid-identifier"
@@ -611,6 +615,37 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     options.onRoutes?.(config);
     log.info("route table replaced: {routes}", { routes: router.table.routeNames });
     return c.json(doc);
+  });
+
+  const certificates = options.certificates;
+  const unknownCertificate = (name: string) =>
+    new AdminApiError(
+      "certificate-not-found",
+      404,
+      `No certificate is configured with name ${JSON.stringify(name)}`,
+      {
+        path: "name",
+      },
+    );
+  app.get("/v1/certificates", (c) => c.json({ certificates: certificates?.list() ?? [] }));
+  app.get("/v1/certificates/:name", (c) => {
+    const name = c.req.param("name");
+    const found = certificates?.list().find((s) => s.name === name);
+    if (!found) throw unknownCertificate(name);
+    return c.json(found);
+  });
+  app.post("/v1/certificates/:name/renew", async (c) => {
+    const name = c.req.param("name");
+    if (!certificates?.list().some((s) => s.name === name)) throw unknownCertificate(name);
+    let status: CertificateStatus;
+    try {
+      status = await certificates.renew(name);
+    } catch (e) {
+      if (e instanceof RangeError) throw unknownCertificate(name);
+      throw e;
+    }
+    log.info("certificate {name}: renewal asked through the admin API", { name });
+    return c.json(status, 202);
   });
 
   app.get("/metrics", async (c) =>

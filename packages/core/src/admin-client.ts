@@ -6,7 +6,7 @@
  *
  * @example Publish a challenge from a deploy hook
  * ```ts
- * import { createAdminClient } from "@alpnmux/core/admin-client";
+import { createAdminClient } from "@alpnmux/core/admin-client";
  * // Talks to a running alpnmux over HTTP, so not called here.
  * async function deployHook() {
  *   const admin = createAdminClient({ baseUrl: "http://127.0.0.1:9180", token: "s3cret-token-0123456789" });
@@ -20,6 +20,7 @@
  */
 
 import type { RouteTableDocument } from "./admin-api.ts";
+import type { CertificateStatus } from "./certs/status.ts";
 import { KEY_AUTHORIZATION_PATTERN } from "./challenge-value.ts";
 import { type ChallengeArgs, parseChallengeArgs, UsageError } from "./cli-args.ts";
 
@@ -128,6 +129,12 @@ export interface AdminClient {
   health(): Promise<AdminHealth>;
   /** The route table in force. */
   getRoutes(): Promise<RouteTableDocument>;
+  /** Every configured certificate's status (`GET /v1/certificates`). */
+  listCertificates(): Promise<CertificateStatus[]>;
+  /** One certificate's status; `not-found` (serverCode `certificate-not-found`) for an unknown name. */
+  getCertificate(name: string): Promise<CertificateStatus>;
+  /** Starts an order for `name` now; resolves with its status (`renewing`). */
+  renewCertificate(name: string): Promise<CertificateStatus>;
   /** Replaces the route table; rejected tables throw `bad-request` with `issues`. */
   setRoutes(table: {
     routes?: unknown;
@@ -252,6 +259,18 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
     },
     async getRoutes() {
       return json<RouteTableDocument>(await call("GET", "/v1/routes"));
+    },
+    async listCertificates() {
+      return (await json<{ certificates: CertificateStatus[] }>(await call("GET", "/v1/certificates")))
+        .certificates;
+    },
+    async getCertificate(name) {
+      return json<CertificateStatus>(await call("GET", `/v1/certificates/${encodeURIComponent(name)}`));
+    },
+    async renewCertificate(name) {
+      return json<CertificateStatus>(
+        await call("POST", `/v1/certificates/${encodeURIComponent(name)}/renew`),
+      );
     },
     async setRoutes(table) {
       return json<RouteTableDocument>(await call("PUT", "/v1/routes", table));

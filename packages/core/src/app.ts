@@ -9,6 +9,9 @@
 import type { Hono } from "hono";
 import { AdminApiError, createAdminApp } from "./admin-api.ts";
 import { type AdminSettings, resolveAdminSettings } from "./admin-settings.ts";
+import type { CertHost } from "./certs/host.ts";
+import type { CertificateManager } from "./certs/manager.ts";
+import { createCertificateManager } from "./certs/wire.ts";
 import { createBuiltinResponder } from "./challenge-responder.ts";
 import { type ChallengeStore, MemoryChallengeStore } from "./challenge-store.ts";
 import { ConfigError, type RouterConfig } from "./config.ts";
@@ -49,6 +52,11 @@ export interface InstanceOptions {
   readonly onRoutes?: (config: RouterConfig) => void;
   /** `/metrics` text instead of the router's own registry (the primary sums its workers'). */
   readonly metricsText?: () => Promise<string>;
+  /**
+   * HTTPS to the CA, files and a shell, for `certificates:`; if absent, a config with
+   * certificates is refused. Only an instance with the admin API (not a worker) manages them.
+   */
+  readonly certs?: CertHost;
 }
 
 /** A ready instance: bind `router` with a listener and `admin.app.fetch` with an HTTP server. */
@@ -61,6 +69,11 @@ export interface Instance {
    */
   readonly challenges: ChallengeStore;
   readonly admin: { readonly settings: AdminSettings; readonly app: Hono } | null;
+  /**
+   * The certificate manager of `certificates:` (not started: call `start()` once the listeners
+   * are bound), or null when none are configured or this is a worker.
+   */
+  readonly certificates: CertificateManager | null;
   /** Drops the responder's remembered misses (a challenge was set elsewhere). */
   forgetMisses(): void;
   /** Closes what the instance opened itself (the Redis connection); call it after the last request. */
@@ -84,7 +97,9 @@ export interface Instance {
 export function createInstance(options: InstanceOptions): Instance {
   const crypto = options.crypto ?? globalThis.crypto;
   // A store passed in is the caller's to close; one made here from the config is ours.
-  const { store, close } = options.store ? { store: options.store, close() {} } : configuredStore(options);
+  const { store, close, redis } = options.store
+    ? { store: options.store, close() {}, redis: undefined }
+    : configuredStore(options);
   const { factory, lookup } = createBuiltinResponder({ store, crypto });
   const challenges = forgettingMisses(store, () => {
     lookup.forget();
@@ -102,6 +117,32 @@ export function createInstance(options: InstanceOptions): Instance {
           if (!options.readFile) throw new TypeError(`cannot read token file ${p} on this runtime`);
           return options.readFile(p);
         });
+  let certificates: CertificateManager | null = null;
+  if (settings && options.config.certificates.length > 0) {
+    if (options.certs === undefined) {
+      throw new ConfigError("invalid-config", [
+        {
+          path: "certificates",
+          message: "needs HTTPS to the CA, files and a shell, which this runtime does not offer",
+        },
+      ]);
+    }
+    try {
+      certificates = createCertificateManager({
+        config: options.config,
+        host: options.certs,
+        challenges,
+        registry: router.metrics.registry,
+        crypto,
+        ...(redis ? { redis } : {}),
+        ...(options.readFile ? { readFile: options.readFile } : {}),
+        ...(options.version ? { userAgent: `alpnmux/${options.version}` } : {}),
+      });
+    } catch (e) {
+      close();
+      throw e;
+    }
+  }
   const admin = settings
     ? {
         settings,
@@ -113,19 +154,26 @@ export function createInstance(options: InstanceOptions): Instance {
           ...(options.version ? { version: options.version } : {}),
           ...(options.onRoutes ? { onRoutes: options.onRoutes } : {}),
           ...(options.metricsText ? { metricsText: options.metricsText } : {}),
+          ...(certificates ? { certificates } : {}),
         }),
       }
     : null;
-  return { router, store, challenges, admin, forgetMisses: () => lookup.forget(), close };
+  return { router, store, challenges, admin, certificates, forgetMisses: () => lookup.forget(), close };
 }
 
 /**
  * The store `challenges` asks for: in memory, or Redis through the runtime's `dial` (TLS for a
  * `rediss:` URL, verified with the PEM CA file `caFile` when set, else the default roots).
  */
-function configuredStore(options: InstanceOptions): { store: ChallengeStore; close(): void } {
+function configuredStore(options: InstanceOptions): {
+  store: ChallengeStore;
+  close(): void;
+  redis: RedisClient | undefined;
+} {
   const c = options.config.challenges;
-  if (c.store !== "redis" || c.redis === undefined) return { store: new MemoryChallengeStore(), close() {} };
+  if (c.store !== "redis" || c.redis === undefined) {
+    return { store: new MemoryChallengeStore(), close() {}, redis: undefined };
+  }
   const invalid = (path: string, message: string) => new ConfigError("invalid-config", [{ path, message }]);
   const { dial, readFile } = options;
   if (dial === undefined) {
@@ -155,6 +203,7 @@ function configuredStore(options: InstanceOptions): { store: ChallengeStore; clo
   return {
     store: new RedisChallengeStore({ client, keyPrefix: c.redis.keyPrefix }),
     close: () => client.close(),
+    redis: client,
   };
 }
 

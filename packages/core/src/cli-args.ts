@@ -89,6 +89,8 @@ export interface FlagSpec {
   readonly values: readonly string[];
   /** Of those, the ones that may repeat and keep every value. If absent, none. */
   readonly repeatable?: readonly string[];
+  /** Flags that take no value (`--json`); given, they appear in `values` with `[""]`. */
+  readonly switches?: readonly string[];
 }
 
 /** A tokenized command line. */
@@ -163,8 +165,13 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
       help = true;
       continue;
     }
+    if (spec.switches?.includes(name)) {
+      if (eq >= 0) throw new UsageError("bad-value", `${name} takes no value`, { flag: name });
+      values.set(name, [""]);
+      continue;
+    }
     if (!spec.values.includes(name)) {
-      const near = nearest(name, spec.values);
+      const near = nearest(name, [...spec.values, ...(spec.switches ?? [])]);
       const hint = near === undefined ? "" : ` (did you mean ${near}?)`;
       throw new UsageError("unknown-flag", `unknown flag ${JSON.stringify(name)}${hint}`, { flag: name });
     }
@@ -185,6 +192,7 @@ export type CliCommand =
   | { readonly command: "check"; readonly file: string }
   | { readonly command: "hello"; readonly file: string }
   | { readonly command: "challenge"; readonly args: string[] }
+  | { readonly command: "certs"; readonly args: string[] }
   | { readonly command: "help" }
   | { readonly command: "version" };
 
@@ -198,6 +206,8 @@ Usage:
   alpnmux challenge set ID VALUE [--ttl 10m] | delete ID | list
                                    manage built-in responder challenges over the admin API
                                    (VALUE: key authorization, or its SHA-256 as base64url or hex)
+  alpnmux certs list [--json] | renew NAME [--timeout 5m]
+                                   the certificates alpnmux orders itself (config certificates:)
 
 Run flags:
   --config FILE                    YAML config file (flags below override it)
@@ -261,6 +271,7 @@ export function parseCli(argv: readonly string[]): CliCommand {
   if (first === "--help" || first === "-h" || first === "help") return { command: "help" };
   if (first === "--version" || first === "version") return { command: "version" };
   if (first === "challenge") return { command: "challenge", args: rest };
+  if (first === "certs") return { command: "certs", args: rest };
   if (first === "check" || first === "hello") {
     const p = parseArgs(rest, { values: [] });
     if (p.help) return { command: "help" };

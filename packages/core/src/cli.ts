@@ -13,7 +13,9 @@ import { formatHostPort } from "./address.ts";
 import { runChallengeCommand } from "./admin-client.ts";
 import { type AdminSettings, adminTokenProblem } from "./admin-settings.ts";
 import { createInstance } from "./app.ts";
+import { runCertsCommand } from "./certs/command.ts";
 import type { CertHost } from "./certs/host.ts";
+import type { CertificateManager } from "./certs/manager.ts";
 import { parseCli, USAGE, UsageError, type UsageIssue } from "./cli-args.ts";
 import {
   ConfigError,
@@ -187,7 +189,7 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
       try {
         const c = loadConfig(new TextDecoder().decode(await host.readFile(cmd.file)), cmd.file);
         host.out(
-          `${cmd.file}: ok (${c.routes.length} routes + default, listening on ${c.listen.length} addresses)`,
+          `${cmd.file}: ok (${c.routes.length} routes + default, listening on ${c.listen.length} addresses${c.certificates.length ? `, ${c.certificates.length} certificates` : ""})`,
         );
         return 0;
       } catch (e) {
@@ -196,6 +198,17 @@ export async function runCli(argv: readonly string[], host: CliHost): Promise<nu
       }
     case "challenge":
       return runChallengeCommand(
+        cmd.args,
+        {
+          ...(host.env["ALPNMUX_ADMIN"] ? { ALPNMUX_ADMIN: host.env["ALPNMUX_ADMIN"] } : {}),
+          ...(host.env["ALPNMUX_ADMIN_TOKEN"]
+            ? { ALPNMUX_ADMIN_TOKEN: host.env["ALPNMUX_ADMIN_TOKEN"] }
+            : {}),
+        },
+        host,
+      );
+    case "certs":
+      return runCertsCommand(
         cmd.args,
         {
           ...(host.env["ALPNMUX_ADMIN"] ? { ALPNMUX_ADMIN: host.env["ALPNMUX_ADMIN"] } : {}),
@@ -317,6 +330,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       readFile: host.readFileSync,
       version: VERSION,
       ...(host.dial ? { dial: host.dial } : {}),
+      ...(host.certs ? { certs: host.certs } : {}),
       ...(workers > 1
         ? {
             onChallengesChanged: () => supervisor?.forget(),
@@ -414,6 +428,16 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
       prefix: config.challenges.redis.keyPrefix,
     });
   }
+  // Orders start now that the responder can answer their validations.
+  const certs = instance.certificates;
+  if (certs) {
+    log.info("managing {count} certificates with {directory} (storage {storage})", {
+      count: config.certificates.length,
+      directory: config.acme.directory,
+      storage: config.acme.storage,
+    });
+    certs.start().catch((e) => log.error("certificate manager failed to start: {error}", { error: e }));
+  }
   log.info("alpnmux {version} started on {runtime}: {routes} routes, hello timeout {helloTimeout} ms", {
     version: VERSION,
     runtime: host.runtime,
@@ -424,7 +448,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
   let reloading = Promise.resolve();
   host.onReloadSignal(() => {
     reloading = reloading.then(async () => {
-      const next = await reload(flags, host, instance.router, config);
+      const next = await reload(flags, host, instance.router, config, instance.certificates);
       if (next) {
         config = next;
         supervisor?.pushConfig(next);
@@ -446,7 +470,7 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
             drain: config.drainTimeout,
           });
           admin?.stop();
-          return Promise.all([server.stop(), ualpn?.close()]);
+          return Promise.all([server.stop(), ualpn?.close(), certs?.stop()]);
         })
         .then(() => instance.close())
         .then(() => resolve(0));
@@ -466,6 +490,7 @@ async function reload(
   host: CliHost,
   router: Router,
   running: RouterConfig,
+  certs: CertificateManager | null,
 ): Promise<RouterConfig | null> {
   const log = getLogger(["alpnmux", "main"]);
   try {
@@ -476,17 +501,33 @@ async function reload(
       JSON.stringify(next.admin) !== JSON.stringify(running.admin) ? "admin" : null,
       JSON.stringify(next.challenges) !== JSON.stringify(running.challenges) ? "challenges" : null,
     ].filter((x) => x !== null);
+    // Certificates follow the file while the account (acme:) stays; a new account needs a restart.
+    const acmeChanged = JSON.stringify(next.acme) !== JSON.stringify(running.acme);
+    const certsChanged = JSON.stringify(next.certificates) !== JSON.stringify(running.certificates);
+    const applyCerts = certsChanged && !acmeChanged && certs !== null;
+    if (acmeChanged) needsRestart.push("acme");
+    if (certsChanged && !applyCerts) needsRestart.push("certificates");
     const applied = {
       ...next,
       listen: running.listen,
       workers: running.workers,
       admin: running.admin,
       challenges: running.challenges,
+      acme: running.acme,
+      certificates: applyCerts ? next.certificates : running.certificates,
     };
     router.setConfig(applied);
     log.info("reloaded: {routes} routes; new connections use them, open ones keep theirs", {
       routes: router.table.routeNames,
     });
+    if (applyCerts && certs) {
+      const { added, removed, changed } = await certs.update(next.certificates);
+      log.info("reload: certificates added {added}, removed {removed}, changed {changed}", {
+        added,
+        removed,
+        changed,
+      });
+    }
     if (needsRestart.length) {
       log.warn("reload: {fields} changed and need a restart; the running values stay", {
         fields: needsRestart,

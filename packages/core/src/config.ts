@@ -9,6 +9,7 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AddressError, type HostPort, parseHostPort } from "./address.ts";
+import { acmeSchema, certificatesSchema } from "./certs/schema.ts";
 import { parseDuration } from "./duration.ts";
 import { compileHostPattern, HostPatternError } from "./hostname.ts";
 import { RedisError } from "./redis/resp.ts";
@@ -239,6 +240,9 @@ const logLevel = z.enum(["trace", "debug", "info", "warning", "error", "fatal"])
  *   (SO_REUSEPORT); 1 is a single process with no primary/worker split.
  * - `log.level` (`info`); `log.format` (`auto`): `json` lines, `pretty` text, or `auto`:
  *   pretty on a terminal, JSON otherwise (journald, files); see `resolveLogFormat`.
+ * - `acme` (Let's Encrypt, storage `/var/lib/alpnmux`) and `certificates` (none): the
+ *   certificates alpnmux orders and renews itself over TLS-ALPN-01 (`certs/schema.ts`); a
+ *   certificate needs a route with target `{ acme: builtin }`.
  */
 export const configSchema = z
   .strictObject({
@@ -303,8 +307,22 @@ export const configSchema = z
         }
       })
       .prefault({}),
+    /** The ACME account the certificate manager uses (see `certs/schema.ts`). */
+    acme: acmeSchema.prefault({}),
+    /** Certificates alpnmux obtains and renews itself through its built-in responder. */
+    certificates: certificatesSchema.default([]),
   })
   .superRefine((c, ctx) => {
+    if (
+      c.certificates.length > 0 &&
+      !c.routes.some((r) => typeof r.target === "object" && "acme" in r.target)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["certificates"],
+        message: "needs the built-in responder (a route with target acme: builtin)",
+      });
+    }
     c.routes.forEach((r, i) => {
       const acmeRoute = r.match.acme !== undefined || (r.match.alpn?.includes("acme-tls/1") ?? false);
       if (typeof r.target === "object" && "upstream" in r.target && acmeRoute && r.target.proxy !== "none") {

@@ -6,13 +6,18 @@
  * (`--allow-read` may name only the config, token and CA files). With
  * `challenges.ualpnSocket` add `--allow-write=PATH` for the socket (`alpnmux-deno` adds it from
  * `ALPNMUX_DENO_ALLOW_WRITE`). With `workers` above 1, the workers are `alpnmux-deno` again
- * (`ALPNMUX_DENO_SELF`), so add `--allow-run` for it and `--unstable-net` (SO_REUSEPORT).
+ * (`ALPNMUX_DENO_SELF`), so add `--allow-run` for it and `--unstable-net` (SO_REUSEPORT). With
+ * `certificates`, add `--allow-write` for `acme.storage` and each `out`, and `--allow-run=sh`
+ * when one has `deploy` (`alpnmux-deno`: `ALPNMUX_DENO_ALLOW_WRITE`, `ALPNMUX_DENO_ALLOW_RUN`);
+ * `alpnmux run` checks them before it starts and names the field and the variable to set.
  *
  * @module cli
  */
 
 import { ListenError } from "@alpnmux/core";
 import { type CliHost, runCli } from "@alpnmux/core/cli";
+import { certHost } from "./cert-host.ts";
+import { certPermissionProblems } from "./cert-permissions.ts";
 import { serve } from "./listener.ts";
 import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
 import { dial } from "./redis-dial.ts";
@@ -71,9 +76,17 @@ const host: CliHost = {
   },
   dial,
   unix,
+  certs: certHost,
 };
 
 // A bug in one connection's handling must not take the others down: log and go on.
 keepRunningOnUncaughtErrors();
+
+// Certificates need write access and `sh`: say which env var grants them before starting.
+const missing = certPermissionProblems(Deno.args, (name) => env.get(name));
+if (missing.length > 0) {
+  for (const m of missing) host.err(`alpnmux: ${m}`);
+  Deno.exit(1);
+}
 
 Deno.exit(await runCli(Deno.args, host));

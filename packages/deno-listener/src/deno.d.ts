@@ -42,6 +42,36 @@ declare namespace Deno {
     options: { hostname?: string; port?: number; onListen?: (addr: NetAddr) => void },
     handler: (request: Request) => Response | Promise<Response>,
   ): HttpServer;
+  interface ChildStatus {
+    readonly success: boolean;
+    readonly code: number;
+    readonly signal: string | null;
+  }
+  interface ChildProcess {
+    readonly pid: number;
+    /** Only with `stdout: "piped"`. */
+    readonly stdout: ReadableStream<Uint8Array>;
+    /** Only with `stderr: "piped"`. */
+    readonly stderr: ReadableStream<Uint8Array>;
+    readonly status: Promise<ChildStatus>;
+    kill(signal?: string): void;
+  }
+  /** Subprocesses: the workers (`workers.ts`) and `deploy` commands (`cert-host.ts`). */
+  class Command {
+    constructor(
+      command: string,
+      options: {
+        args?: string[];
+        env?: Record<string, string>;
+        stdin?: "null" | "piped" | "inherit";
+        stdout?: "null" | "piped" | "inherit";
+        stderr?: "null" | "piped" | "inherit";
+        detached?: boolean;
+      },
+    );
+    spawn(): ChildProcess;
+    output(): Promise<ChildStatus>;
+  }
   function readFile(path: string): Promise<Uint8Array>;
   function readTextFileSync(path: string): string;
   function addSignalListener(signal: "SIGTERM" | "SIGINT" | "SIGHUP", handler: () => void): void;

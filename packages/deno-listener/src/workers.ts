@@ -13,24 +13,6 @@ import type { UnixConnectionHandler, WorkerHost } from "@alpnmux/core/cli";
 
 declare global {
   namespace Deno {
-    interface ChildProcess {
-      readonly pid: number;
-      readonly status: Promise<{ code: number; signal: string | null }>;
-      kill(signal?: string): void;
-    }
-    class Command {
-      constructor(
-        command: string,
-        options: {
-          args?: string[];
-          env?: Record<string, string>;
-          stdin?: "null" | "inherit";
-          stdout?: "inherit";
-          stderr?: "inherit";
-        },
-      );
-      spawn(): ChildProcess;
-    }
     const pid: number;
   }
 }
