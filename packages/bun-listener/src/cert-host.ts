@@ -16,11 +16,7 @@ import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import tls from "node:tls";
 import type { CertHost, RunResult } from "@alpnmux/core/certs/host";
-
-/** How much of a deploy command's output is kept (the end of it). */
-const OUTPUT_BYTES = 4096;
-/** How long to wait for the pipes after the command exits (a background child may hold them). */
-const PIPE_GRACE_MS = 500;
+import { captureOutput } from "@alpnmux/core/certs/output-tail";
 
 /** `tls.getCACertificates` (Node 22.15+, Bun 1.3+; not in the @types/node this project pins). */
 const getCACertificates = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
@@ -41,55 +37,11 @@ function bunDefaultRoots(): string[] {
   return defaultRoots;
 }
 
-/** The last {@link OUTPUT_BYTES} of everything pushed, in arrival order. */
-function outputTail() {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  return {
-    push(c: Uint8Array): void {
-      chunks.push(c);
-      size += c.length;
-      while (chunks.length > 1 && size - (chunks[0] as Uint8Array).length >= OUTPUT_BYTES) {
-        size -= (chunks.shift() as Uint8Array).length;
-      }
-    },
-    text(): string {
-      const all = new Uint8Array(size);
-      let off = 0;
-      for (const c of chunks) {
-        all.set(c, off);
-        off += c.length;
-      }
-      return new TextDecoder().decode(all.subarray(Math.max(0, size - OUTPUT_BYTES)));
-    },
-  };
-}
-
-/** Reads a pipe into `tail` until EOF or cancel; returns the cancel function and the end. */
-function drain(stream: ReadableStream<Uint8Array>, tail: ReturnType<typeof outputTail>) {
-  const reader = stream.getReader();
-  const done = (async () => {
-    try {
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) return;
-        tail.push(r.value);
-      }
-    } catch {
-      // Cancelled, or the pipe broke: what arrived is kept.
-    }
-  })();
-  return { done, cancel: () => void reader.cancel().catch(() => {}) };
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 async function run(
   command: string,
   env: Readonly<Record<string, string>>,
   timeoutMs: number,
 ): Promise<RunResult> {
-  const tail = outputTail();
   // Its own process group (detached), so a timeout kills what `sh` started too.
   const child = Bun.spawn(["sh", "-c", command], {
     env: { ...process.env, ...env },
@@ -98,7 +50,7 @@ async function run(
     stderr: "pipe",
     detached: true,
   });
-  const pipes = [drain(child.stdout, tail), drain(child.stderr, tail)];
+  const output = captureOutput([child.stdout, child.stderr]);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -110,9 +62,7 @@ async function run(
   }, timeoutMs);
   const code = await child.exited;
   clearTimeout(timer);
-  await Promise.race([Promise.all(pipes.map((p) => p.done)), sleep(PIPE_GRACE_MS)]);
-  for (const p of pipes) p.cancel();
-  return { code: timedOut || child.signalCode !== null ? null : code, output: tail.text() };
+  return { code: timedOut || child.signalCode !== null ? null : code, output: await output.finish() };
 }
 
 async function writeFileAtomic(path: string, data: Uint8Array | string, mode: number): Promise<void> {

@@ -14,6 +14,7 @@
  */
 
 import type { CertHost, RunResult } from "@alpnmux/core/certs/host";
+import { captureOutput } from "@alpnmux/core/certs/output-tail";
 
 declare global {
   namespace Deno {
@@ -37,59 +38,11 @@ declare global {
   }
 }
 
-/** How much of a deploy command's output is kept (the end of it). */
-const OUTPUT_BYTES = 4096;
-/** How long to wait for the pipes after the command exits (a background child may hold them). */
-const PIPE_GRACE_MS = 500;
-
-/** The last {@link OUTPUT_BYTES} of everything pushed, in arrival order. */
-function outputTail() {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  return {
-    push(c: Uint8Array): void {
-      chunks.push(c);
-      size += c.length;
-      while (chunks.length > 1 && size - (chunks[0] as Uint8Array).length >= OUTPUT_BYTES) {
-        size -= (chunks.shift() as Uint8Array).length;
-      }
-    },
-    text(): string {
-      const all = new Uint8Array(size);
-      let off = 0;
-      for (const c of chunks) {
-        all.set(c, off);
-        off += c.length;
-      }
-      return new TextDecoder().decode(all.subarray(Math.max(0, size - OUTPUT_BYTES)));
-    },
-  };
-}
-
-/** Reads a pipe into `tail` until EOF or cancel. */
-function drain(stream: ReadableStream<Uint8Array>, tail: ReturnType<typeof outputTail>) {
-  const reader = stream.getReader();
-  const done = (async () => {
-    try {
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) return;
-        tail.push(r.value);
-      }
-    } catch {
-      // Cancelled, or the pipe broke: what arrived is kept.
-    }
-  })();
-  return { done, cancel: () => void reader.cancel().catch(() => {}) };
-}
-
 /** A missing Deno permission, with the `alpnmux-deno` env var that grants it. */
 function withHint(e: unknown, hint: string): unknown {
   if (!(e instanceof Error) || e.name !== "NotCapable") return e;
   return new Error(`${e.message} (alpnmux-deno: ${hint})`, { cause: e });
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** SIGKILL to the child's process group (the detached `sh` and what it started). */
 async function killGroup(child: Deno.ChildProcess): Promise<void> {
@@ -116,7 +69,6 @@ async function run(
   env: Readonly<Record<string, string>>,
   timeoutMs: number,
 ): Promise<RunResult> {
-  const tail = outputTail();
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("sh", {
@@ -130,7 +82,7 @@ async function run(
   } catch (e) {
     throw withHint(e, "set ALPNMUX_DENO_ALLOW_RUN=sh for deploy");
   }
-  const pipes = [drain(child.stdout, tail), drain(child.stderr, tail)];
+  const output = captureOutput([child.stdout, child.stderr]);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -138,9 +90,7 @@ async function run(
   }, timeoutMs);
   const status = await child.status;
   clearTimeout(timer);
-  await Promise.race([Promise.all(pipes.map((p) => p.done)), sleep(PIPE_GRACE_MS)]);
-  for (const p of pipes) p.cancel();
-  return { code: timedOut || status.signal !== null ? null : status.code, output: tail.text() };
+  return { code: timedOut || status.signal !== null ? null : status.code, output: await output.finish() };
 }
 
 async function writeFileAtomic(path: string, data: Uint8Array | string, mode: number): Promise<void> {
