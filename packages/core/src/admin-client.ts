@@ -278,7 +278,7 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
   };
 }
 
-/** Where {@linkcode runChallengeCommand} writes. */
+/** Where an admin command ({@linkcode runAdminCommand}) writes. */
 export interface CommandIo {
   out(s: string): void;
   err(s: string): void;
@@ -286,6 +286,92 @@ export interface CommandIo {
 
 /** The default admin API address. */
 export const DEFAULT_ADMIN_URL = "http://127.0.0.1:9180";
+
+/** What {@linkcode runAdminCommand} reads of a command's parsed words. */
+export interface AdminCommandArgs {
+  /** The subcommand; `help` prints the usage. */
+  readonly action: string;
+  /** `--admin URL`. */
+  readonly admin?: string | undefined;
+  /** `--admin-token TOKEN`. */
+  readonly token?: string | undefined;
+}
+
+/** One admin API command: `alpnmux challenge`, `alpnmux certs`. */
+export interface AdminCommand<A extends AdminCommandArgs> {
+  /** The command word (a leading one in the arguments is skipped). */
+  readonly name: string;
+  readonly usage: string;
+  /** Parses the words after the command word; throws `UsageError`. */
+  readonly parse: (words: readonly string[]) => A;
+  /** Does the subcommand; returns the exit code. What it throws is printed, exit 1. */
+  readonly run: (args: A, client: AdminClient) => Promise<number>;
+}
+
+/**
+ * The part every admin command shares: parses the words (usage errors and a missing token or a
+ * bad admin URL print the usage, exit 2), answers `help`, finds the admin API (`--admin` or
+ * `ALPNMUX_ADMIN`, `--admin-token` or `ALPNMUX_ADMIN_TOKEN`) and runs the subcommand over an
+ * {@linkcode AdminClient}; a failure prints `alpnmux NAME ACTION: message`, exit 1.
+ *
+ * @param command The command.
+ * @param args The words after `alpnmux NAME` (a leading `NAME` is skipped).
+ * @param env `ALPNMUX_ADMIN` and `ALPNMUX_ADMIN_TOKEN`.
+ * @param io Output.
+ * @param fetchImpl The fetch to use; if absent, `globalThis.fetch`.
+ * @returns The exit code: 0 done, 1 failed, 2 usage error.
+ * @example
+ * ```ts
+ * import { runAdminCommand } from "@alpnmux/core/admin-client";
+ * const code = await runAdminCommand(
+ *   { name: "ping", usage: "Usage: alpnmux ping", parse: () => ({ action: "ping" }), run: () => Promise.resolve(0) },
+ *   [], {}, { out: console.log, err: console.error },
+ * );
+ * // 2: no admin token
+ * ```
+ */
+export async function runAdminCommand<A extends AdminCommandArgs>(
+  command: AdminCommand<A>,
+  args: readonly string[],
+  env: { readonly ALPNMUX_ADMIN?: string | undefined; readonly ALPNMUX_ADMIN_TOKEN?: string | undefined },
+  io: CommandIo,
+  fetchImpl?: FetchLike,
+): Promise<number> {
+  const usage = (why: string) => {
+    io.err(`alpnmux ${command.name}: ${why}`);
+    io.err(command.usage);
+    return 2;
+  };
+  let p: A;
+  try {
+    p = command.parse(args[0] === command.name ? args.slice(1) : args);
+  } catch (e) {
+    if (e instanceof UsageError) return usage(e.message);
+    throw e;
+  }
+  if (p.action === "help") {
+    io.out(command.usage);
+    return 0;
+  }
+  const token = p.token ?? env.ALPNMUX_ADMIN_TOKEN;
+  if (!token) return usage("no admin token: set ALPNMUX_ADMIN_TOKEN or pass --admin-token");
+  const baseUrl = p.admin ?? env.ALPNMUX_ADMIN ?? DEFAULT_ADMIN_URL;
+  if (!/^https?:\/\/[^/]/i.test(baseUrl)) {
+    const from = p.admin !== undefined ? "--admin" : "ALPNMUX_ADMIN";
+    return usage(`${from}: ${JSON.stringify(baseUrl)} is not an http(s) URL`);
+  }
+  const client = createAdminClient({ baseUrl, token, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+  try {
+    return await command.run(p, client);
+  } catch (e) {
+    const hint =
+      e instanceof AdminClientError && e.code === "unauthorized"
+        ? " (check --admin-token / ALPNMUX_ADMIN_TOKEN)"
+        : "";
+    io.err(`alpnmux ${command.name} ${p.action}: ${e instanceof Error ? e.message : String(e)}${hint}`);
+    return 1;
+  }
+}
 
 /** Usage text of `alpnmux challenge`. */
 export const CHALLENGE_USAGE = `Usage:
@@ -333,38 +419,13 @@ export async function runChallengeCommand(
   io: CommandIo,
   fetchImpl?: FetchLike,
 ): Promise<number> {
-  const usage = (why: string) => {
-    io.err(`alpnmux challenge: ${why}`);
-    io.err(CHALLENGE_USAGE);
-    return 2;
-  };
-  let p: ChallengeArgs;
-  try {
-    p = parseChallengeArgs(args[0] === "challenge" ? args.slice(1) : args);
-  } catch (e) {
-    if (e instanceof UsageError) return usage(e.message);
-    throw e;
-  }
-  if (p.action === "help") {
-    io.out(CHALLENGE_USAGE);
-    return 0;
-  }
-  const command = p.action;
-  const token = p.token ?? env.ALPNMUX_ADMIN_TOKEN;
-  if (!token) return usage("no admin token: set ALPNMUX_ADMIN_TOKEN or pass --admin-token");
-  const baseUrl = p.admin ?? env.ALPNMUX_ADMIN ?? DEFAULT_ADMIN_URL;
-  if (!/^https?:\/\/[^/]/i.test(baseUrl)) {
-    const from = p.admin !== undefined ? "--admin" : "ALPNMUX_ADMIN";
-    return usage(`${from}: ${JSON.stringify(baseUrl)} is not an http(s) URL`);
-  }
-  const client = createAdminClient({ baseUrl, token, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
-  try {
-    if (command === "set") {
+  async function runChallenge(p: ChallengeArgs, client: AdminClient): Promise<number> {
+    if (p.action === "set") {
       const r = await client.setChallenge(p.identifier as string, p.value as string, p.ttlSeconds);
       io.out(
         `${r.created ? "set" : "replaced"} challenge for ${r.identifier}, ${r.expiresAt ? `expires ${r.expiresAt}` : "no expiry"}`,
       );
-    } else if (command === "delete") {
+    } else if (p.action === "delete") {
       const id = p.identifier as string;
       io.out(
         (await client.deleteChallenge(id))
@@ -377,12 +438,13 @@ export async function runChallengeCommand(
       for (const c of list) io.out(`${c.identifier}\t${c.expiresAt ?? "no expiry"}`);
     }
     return 0;
-  } catch (e) {
-    const hint =
-      e instanceof AdminClientError && e.code === "unauthorized"
-        ? " (check --admin-token / ALPNMUX_ADMIN_TOKEN)"
-        : "";
-    io.err(`alpnmux challenge ${command}: ${e instanceof Error ? e.message : String(e)}${hint}`);
-    return 1;
   }
+
+  return runAdminCommand(
+    { name: "challenge", usage: CHALLENGE_USAGE, parse: parseChallengeArgs, run: runChallenge },
+    args,
+    env,
+    io,
+    fetchImpl,
+  );
 }

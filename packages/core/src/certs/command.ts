@@ -14,11 +14,11 @@
  */
 
 import {
-  AdminClientError,
+  type AdminClient,
   type CommandIo,
-  createAdminClient,
   DEFAULT_ADMIN_URL,
   type FetchLike,
+  runAdminCommand,
 } from "../admin-client.ts";
 import { parseArgs, UsageError } from "../cli-args.ts";
 import { parseDuration } from "../duration.ts";
@@ -178,34 +178,9 @@ export async function runCertsCommand(
   io: CommandIo,
   options: CertsCommandOptions = {},
 ): Promise<number> {
-  const usage = (why: string) => {
-    io.err(`alpnmux certs: ${why}`);
-    io.err(CERTS_USAGE);
-    return 2;
-  };
-  let p: CertsArgs;
-  try {
-    p = parseCertsArgs(args[0] === "certs" ? args.slice(1) : args);
-  } catch (e) {
-    if (e instanceof UsageError) return usage(e.message);
-    throw e;
-  }
-  if (p.action === "help") {
-    io.out(CERTS_USAGE);
-    return 0;
-  }
-  const token = p.token ?? env.ALPNMUX_ADMIN_TOKEN;
-  if (!token) return usage("no admin token: set ALPNMUX_ADMIN_TOKEN or pass --admin-token");
-  const baseUrl = p.admin ?? env.ALPNMUX_ADMIN ?? DEFAULT_ADMIN_URL;
-  if (!/^https?:\/\/[^/]/i.test(baseUrl)) {
-    return usage(
-      `${p.admin !== undefined ? "--admin" : "ALPNMUX_ADMIN"}: ${JSON.stringify(baseUrl)} is not an http(s) URL`,
-    );
-  }
-  const client = createAdminClient({ baseUrl, token, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const now = options.now ?? Date.now;
-  try {
+  async function runCerts(p: CertsArgs, client: AdminClient): Promise<number> {
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const now = options.now ?? Date.now;
     if (p.action === "list") {
       const list = await client.listCertificates();
       if (p.json) io.out(JSON.stringify({ certificates: list }, null, 2));
@@ -243,12 +218,13 @@ export async function runCertsCommand(
       );
     }
     return 0;
-  } catch (e) {
-    const hint =
-      e instanceof AdminClientError && e.code === "unauthorized"
-        ? " (check --admin-token / ALPNMUX_ADMIN_TOKEN)"
-        : "";
-    io.err(`alpnmux certs ${p.action}: ${e instanceof Error ? e.message : String(e)}${hint}`);
-    return 1;
   }
+
+  return runAdminCommand(
+    { name: "certs", usage: CERTS_USAGE, parse: parseCertsArgs, run: runCerts },
+    args,
+    env,
+    io,
+    options.fetch,
+  );
 }
