@@ -201,7 +201,11 @@ export class FakeIssuer implements CertificateIssuer {
         this.clock.now() - 60_000,
         this.lifetimeMs,
       );
-      return { pem, orderUrl: `https://ca.test/order/${this.orders.length}` };
+      return {
+        pem,
+        orderUrl: `https://ca.test/order/${this.orders.length}`,
+        replaced: request.replaces !== undefined,
+      };
     } finally {
       for (const id of request.identifiers) await request.solver.cleanup(id, "");
     }

@@ -1,8 +1,8 @@
 /**
  * The narrow seams the certificate manager orders through: {@linkcode CertificateIssuer} (what
  * it needs of `AcmeClient`) and {@linkcode CertificateTools} (keys, CSRs and certificate
- * parsing from `@alpnmux/core/acme`). The shapes match the ACME module's, so the real client
- * and functions plug in as they are and unit tests use fakes.
+ * parsing from `@alpnmux/core/acme`). The order types are the ACME module's own (re-exported,
+ * type-only), so the real client and functions plug in as they are and unit tests use fakes.
  *
  * @example
  * ```ts
@@ -17,54 +17,21 @@
  * @module certs/issuer
  */
 
+// Type-only: erased at runtime, so this file (and the manager) does not load the ACME module
+// or @peculiar/x509; wire.ts is what brings the real client in.
+import type { CertificateInfo } from "../acme/certificate.ts";
+import type { RenewalInfo } from "../acme/client.ts";
+import type { IssuedCertificate, OrderRequest, TlsAlpnSolver } from "../acme/order-flow.ts";
+import type { AcmeIdentifier } from "../acme/resources.ts";
 import type { KeyType } from "./schema.ts";
 import type { AcmeProblemDocument } from "./status.ts";
 
-/** An ACME identifier (RFC 8555 §7.1.3, RFC 8738). */
-export interface AcmeIdentifier {
-  readonly type: "dns" | "ip";
-  readonly value: string;
-}
-
-/** Publishes and withdraws a TLS-ALPN-01 key authorization (the instance's challenge store). */
-export interface TlsAlpnSolver {
-  present(identifier: AcmeIdentifier, keyAuthorization: string): Promise<void>;
-  cleanup(identifier: AcmeIdentifier, keyAuthorization: string): Promise<void>;
-}
-
-/** One order. */
-export interface OrderRequest {
-  readonly identifiers: readonly AcmeIdentifier[];
-  /** DER PKCS#10. */
-  readonly csr: Uint8Array;
-  readonly profile?: string;
-  /** ARI identifier of the certificate this one replaces (RFC 9773 §5). */
-  readonly replaces?: string;
-  readonly solver: TlsAlpnSolver;
-  readonly signal?: AbortSignal;
-}
-
-/** What an order gives back. */
-export interface IssuedCertificate {
-  /** The full chain, leaf first. */
-  readonly pem: string;
-  readonly orderUrl: string;
-}
-
-/** ACME Renewal Information (RFC 9773). */
-export interface RenewalInfo {
-  /** `suggestedWindow.start`, epoch ms. */
-  readonly start: number;
-  /** `suggestedWindow.end`, epoch ms. */
-  readonly end: number;
-  readonly explanationUrl?: string;
-  /** From `Retry-After`: when to ask again. */
-  readonly retryAfterMs?: number;
-}
+export type { AcmeIdentifier, CertificateInfo, IssuedCertificate, OrderRequest, RenewalInfo, TlsAlpnSolver };
 
 /** What the manager needs of an ACME client (`AcmeClient` has it). */
 export interface CertificateIssuer {
-  order(request: OrderRequest): Promise<IssuedCertificate>;
+  /** The manager reads only the chain and the order URL of what `AcmeClient.order` gives back. */
+  order(request: OrderRequest): Promise<Pick<IssuedCertificate, "pem" | "orderUrl">>;
   /** null when the CA offers no ARI; `signal` aborts it (at stop). */
   renewalInfo(
     certificatePem: string,
@@ -72,17 +39,6 @@ export interface CertificateIssuer {
   ): Promise<RenewalInfo | null>;
   /** Registers (or finds) the account; its URL goes in `account.json`. */
   accountUrl?(): Promise<string>;
-}
-
-/** A parsed certificate (`parseCertificate` of the ACME module). */
-export interface CertificateInfo {
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly serial: string;
-  readonly issuer: string;
-  readonly identifiers: readonly AcmeIdentifier[];
-  readonly ariId: string | null;
-  readonly publicKeySpki: Uint8Array;
 }
 
 /** Keys, CSRs and certificate parsing (the ACME module's functions). */
