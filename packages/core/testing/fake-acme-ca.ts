@@ -15,6 +15,7 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { decodeBase64Url, encodeBase64Url } from "../src/acme/base64url.ts";
 import type { AcmeProblemDocument } from "../src/certs/status.ts";
+import { createTestCa, issueTestChain, type TestCa } from "./test-ca.ts";
 
 export interface FakeAcmeCaOptions {
   /** Default `https://ca.test`. */
@@ -110,7 +111,7 @@ export class FakeAcmeCa {
   readonly #o: FakeAcmeCaOptions;
   readonly #nonces = new Set<string>();
   #seq = 0;
-  #ca: Promise<{ keys: CryptoKeyPair; cert: x509.X509Certificate; keyId: string }> | undefined;
+  #ca: Promise<TestCa> | undefined;
 
   constructor(options: FakeAcmeCaOptions = {}) {
     this.#o = options;
@@ -148,30 +149,12 @@ export class FakeAcmeCa {
     return n;
   }
 
-  #caKey() {
-    this.#ca ??= (async () => {
-      const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
-        "sign",
-        "verify",
-      ])) as CryptoKeyPair;
-      const keyId = "69885b6b87464041e1b37b847ba0ae2cde01c8d4";
-      const cert = await x509.X509CertificateGenerator.createSelfSigned(
-        {
-          serialNumber: "01",
-          name: "CN=Fake ACME CA",
-          notBefore: new Date(Date.now() - 3600_000),
-          notAfter: new Date(Date.now() + 86400_000 * 365),
-          keys,
-          signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-          extensions: [
-            new x509.BasicConstraintsExtension(true, 0, true),
-            new x509.SubjectKeyIdentifierExtension(keyId),
-          ],
-        },
-        crypto,
-      );
-      return { keys, cert, keyId };
-    })();
+  #caKey(): Promise<TestCa> {
+    this.#ca ??= createTestCa(
+      "CN=Fake ACME CA",
+      new Date(Date.now() - 3600_000),
+      new Date(Date.now() + 86400_000 * 365),
+    );
     return this.#ca;
   }
 
@@ -478,24 +461,13 @@ export class FakeAcmeCa {
       return problem("badCSR", `CSR names ${names.join(",")} are not the order's ${want.join(",")}`);
     }
     const ca = await this.#caKey();
-    const leaf = await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: (0x80 + id).toString(16).padStart(4, "0").replace(/^00/, "") + "12345678",
-        subject: "",
-        issuer: ca.cert.subject,
-        notBefore: new Date(Date.now() - 60_000),
-        notAfter: new Date(Date.now() + 7 * 86400_000),
-        publicKey: csr.publicKey,
-        signingKey: ca.keys.privateKey,
-        signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-        extensions: [
-          san as x509.SubjectAlternativeNameExtension,
-          new x509.AuthorityKeyIdentifierExtension(ca.keyId),
-        ],
-      },
-      crypto,
-    );
-    o.cert = `${leaf.toString("pem")}\n${ca.cert.toString("pem")}\n`;
+    o.cert = await issueTestChain(ca, {
+      serialNumber: (0x80 + id).toString(16).padStart(4, "0").replace(/^00/, "") + "12345678",
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 7 * 86400_000),
+      publicKey: csr.publicKey,
+      subjectAltName: san as x509.SubjectAlternativeNameExtension,
+    });
     o.status = "processing";
     o.polls = 0;
     return json(

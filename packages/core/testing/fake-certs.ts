@@ -15,6 +15,7 @@ import type { CertificateIssuer, IssuedCertificate, OrderRequest, RenewalInfo } 
 import { EXTEND_SCRIPT, RELEASE_SCRIPT } from "../src/certs/shared.ts";
 import type { AcmeProblemDocument, CertificateSource, CertificateStatus } from "../src/certs/status.ts";
 import type { RespValue } from "../src/redis/resp.ts";
+import { createTestCa, issueTestChain, type TestCa } from "./test-ca.ts";
 
 x509.cryptoProvider.set(crypto);
 
@@ -124,27 +125,16 @@ export class FakeIssuer implements CertificateIssuer {
   /** When set, orders wait for it before issuing. */
   gate: Promise<void> | null = null;
   #serial = 0x1000;
-  #ca: Promise<{ keys: CryptoKeyPair; cert: x509.X509Certificate }> | undefined;
+  #ca: Promise<TestCa> | undefined;
 
   constructor(readonly clock: CertClock) {}
 
-  #caKey() {
-    this.#ca ??= (async () => {
-      const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
-        "sign",
-        "verify",
-      ])) as CryptoKeyPair;
-      const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: "01",
-        name: "CN=Fake Issuer CA",
-        notBefore: new Date(this.clock.now() - 86_400_000),
-        notAfter: new Date(this.clock.now() + 3650 * 86_400_000),
-        keys,
-        signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-        extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
-      });
-      return { keys, cert };
-    })();
+  #caKey(): Promise<TestCa> {
+    this.#ca ??= createTestCa(
+      "CN=Fake Issuer CA",
+      new Date(this.clock.now() - 86_400_000),
+      new Date(this.clock.now() + 3650 * 86_400_000),
+    );
     return this.#ca;
   }
 
@@ -155,22 +145,15 @@ export class FakeIssuer implements CertificateIssuer {
     notBefore: number,
     lifetimeMs: number,
   ): Promise<string> {
-    const ca = await this.#caKey();
-    const leaf = await x509.X509CertificateGenerator.create({
+    return issueTestChain(await this.#caKey(), {
       serialNumber: (this.#serial++).toString(16),
-      subject: "",
-      issuer: ca.cert.subject,
       notBefore: new Date(notBefore),
       notAfter: new Date(notBefore + lifetimeMs),
       publicKey,
-      signingKey: ca.keys.privateKey,
-      signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-      extensions: [
-        new x509.SubjectAlternativeNameExtension(identifiers.map((i) => ({ type: i.type, value: i.value }))),
-        new x509.AuthorityKeyIdentifierExtension("69885b6b87464041e1b37b847ba0ae2cde01c8d4"),
-      ],
+      subjectAltName: new x509.SubjectAlternativeNameExtension(
+        identifiers.map((i) => ({ type: i.type, value: i.value })),
+      ),
     });
-    return `${leaf.toString("pem")}\n${ca.cert.toString("pem")}\n`;
   }
 
   async order(request: OrderRequest): Promise<IssuedCertificate> {
