@@ -24,7 +24,7 @@ import { runDeploy } from "./deploy.ts";
 import { type Entry, type LastResult, newEntry, saveState, statusOf } from "./entry.ts";
 import type { CertHost } from "./host.ts";
 import { type CertificateIssuer, type CertificateTools, orderFailure, type TlsAlpnSolver } from "./issuer.ts";
-import { findOnDisk, type Inspection } from "./material.ts";
+import { findOnDisk, type Inspection, type Material } from "./material.ts";
 import { type CertificateMetrics, certificateMetrics } from "./metrics.ts";
 import { obtain } from "./obtain.ts";
 import { ARI_MIN_AGE_MS, ariRecheckAt, ariRenewalAt, lifetimeRenewalAt, retryPlan } from "./schedule.ts";
@@ -232,19 +232,11 @@ export class CertificateManager implements CertificateSource {
     }
     if (found.kind === "valid") {
       e.current = found.material;
-      this.#metrics?.notAfter
-        .labels({ name: e.config.name })
-        .set(found.material.info.notAfter.getTime() / 1000);
+      this.#showNotAfter(e, found.material);
       try {
         const out = await readPair(this.#o.host, e.config.out);
         if (out?.fullchain !== found.material.fullchain) {
-          await writeCertificate(
-            this.#o.host,
-            { storage: e.dir, out: e.config.out },
-            found.material.fullchain,
-            found.material.privkey,
-            this.#o.tools.splitPemChain,
-          );
+          await this.#write(e, found.material);
           await runDeploy(this.#o.host, e.config, this.#o.deployTimeoutMs);
         }
       } catch (err) {
@@ -271,6 +263,17 @@ export class CertificateManager implements CertificateSource {
       if (this.#coord.shared) this.#run(e, "lifetime", true);
       else await this.#schedule(e);
     } else this.#run(e, found.kind === "mismatch" ? "identifiers-changed" : "missing");
+  }
+
+  /** Writes a certificate and its key to storage and to `out` (state.json is saveState's). */
+  #write(e: Entry, m: Material): Promise<void> {
+    const dirs = { storage: e.dir, out: e.config.out };
+    return writeCertificate(this.#o.host, dirs, m.fullchain, m.privkey, this.#o.tools.splitPemChain);
+  }
+
+  /** The `alpnmux_certificate_not_after_seconds` gauge of a certificate now in use. */
+  #showNotAfter(e: Entry, m: Material): void {
+    this.#metrics?.notAfter.labels({ name: e.config.name }).set(m.info.notAfter.getTime() / 1000);
   }
 
   /**
@@ -391,13 +394,7 @@ export class CertificateManager implements CertificateSource {
         await this.#schedule(e); // sharedOnly and nothing newer
         return;
       }
-      await writeCertificate(
-        this.#o.host,
-        { storage: e.dir, out: e.config.out },
-        got.material.fullchain,
-        got.material.privkey,
-        this.#o.tools.splitPemChain,
-      );
+      await this.#write(e, got.material);
       e.current = got.material;
       e.obtainedAt = this.#clock.now();
       e.failures = 0;
@@ -408,7 +405,7 @@ export class CertificateManager implements CertificateSource {
         outcome: got.outcome,
         ...(deployExitCode !== undefined ? { deployExitCode } : {}),
       };
-      this.#metrics?.notAfter.labels({ name }).set(got.material.info.notAfter.getTime() / 1000);
+      this.#showNotAfter(e, got.material);
       this.#metrics?.renewals.labels({ name, result: got.outcome }).inc();
       log.info(
         "certificate {name} {result} for {identifiers} in {ms} ms: serial {serial}, notAfter {notAfter}",
