@@ -19,15 +19,16 @@ import { AccountStore } from "./account.ts";
 import { armTimer, type CertClock, systemClock } from "./clock.ts";
 import { runDeploy } from "./deploy.ts";
 import { type Entry, type LastResult, saveState } from "./entry.ts";
-import { type CertificateIssuer, orderFailure, type TlsAlpnSolver } from "./issuer.ts";
+import type { CertificateIssuer, TlsAlpnSolver } from "./issuer.ts";
 import type { CertificateManagerOptions } from "./manager.ts";
-import { findOnDisk, type Inspection, type Material } from "./material.ts";
+import { findOnDisk, type Inspection } from "./material.ts";
 import type { CertificateMetrics } from "./metrics.ts";
 import { obtain } from "./obtain.ts";
-import { ARI_MIN_AGE_MS, ariRecheckAt, ariRenewalAt, lifetimeRenewalAt, retryPlan } from "./schedule.ts";
+import { installObtained, type OutcomeDeps, recordFailure, showNotAfter, writeMaterial } from "./outcome.ts";
+import { ARI_MIN_AGE_MS, ariRecheckAt, ariRenewalAt, lifetimeRenewalAt } from "./schedule.ts";
 import { type CertificateCoordinator, localCoordinator } from "./shared.ts";
 import type { RenewalReason } from "./status.ts";
-import { joinPath, readPair, readText, writeCertificate } from "./storage.ts";
+import { joinPath, readPair, readText } from "./storage.ts";
 
 const log = getLogger(["alpnmux", "certs"]);
 
@@ -56,8 +57,9 @@ export class CertificateLifecycle {
   readonly #clock: CertClock;
   readonly #crypto: Crypto;
   readonly #coord: CertificateCoordinator;
-  readonly #metrics: CertificateMetrics | null;
   readonly #account: AccountStore;
+  /** For outcome.ts. */
+  readonly #deps: OutcomeDeps;
   #stopped = false;
   /** Aborted by `stop()`: requests outside an order (ARI). */
   readonly #life = new AbortController();
@@ -71,7 +73,6 @@ export class CertificateLifecycle {
     this.#clock = options.clock ?? systemClock;
     this.#crypto = options.crypto ?? globalThis.crypto;
     this.#coord = options.coordinator ?? localCoordinator;
-    this.#metrics = metrics;
     this.#account = new AccountStore({
       host: options.host,
       tools: options.tools,
@@ -80,6 +81,13 @@ export class CertificateLifecycle {
       issuer: options.issuer,
       crypto: this.#crypto,
     });
+    this.#deps = {
+      host: options.host,
+      tools: options.tools,
+      clock: this.#clock,
+      metrics,
+      deployTimeoutMs: options.deployTimeoutMs,
+    };
   }
 
   /** Whether {@linkcode CertificateLifecycle.stop} was called. */
@@ -112,11 +120,11 @@ export class CertificateLifecycle {
     }
     if (found.kind === "valid") {
       e.current = found.material;
-      this.#showNotAfter(e, found.material);
+      showNotAfter(this.#deps, e, found.material);
       try {
         const out = await readPair(this.#o.host, e.config.out);
         if (out?.fullchain !== found.material.fullchain) {
-          await this.#write(e, found.material);
+          await writeMaterial(this.#deps, e, found.material);
           await runDeploy(this.#o.host, e.config, this.#o.deployTimeoutMs);
         }
       } catch (err) {
@@ -143,17 +151,6 @@ export class CertificateLifecycle {
       if (this.#coord.shared) this.run(e, "lifetime", true);
       else await this.#schedule(e);
     } else this.run(e, found.kind === "mismatch" ? "identifiers-changed" : "missing");
-  }
-
-  /** Writes a certificate and its key to storage and to `out` (state.json is saveState's). */
-  #write(e: Entry, m: Material): Promise<void> {
-    const dirs = { storage: e.dir, out: e.config.out };
-    return writeCertificate(this.#o.host, dirs, m.fullchain, m.privkey, this.#o.tools.splitPemChain);
-  }
-
-  /** The `alpnmux_certificate_not_after_seconds` gauge of a certificate now in use. */
-  #showNotAfter(e: Entry, m: Material): void {
-    this.#metrics?.notAfter.labels({ name: e.config.name }).set(m.info.notAfter.getTime() / 1000);
   }
 
   /**
@@ -281,31 +278,7 @@ export class CertificateLifecycle {
         await this.#schedule(e); // sharedOnly and nothing newer
         return;
       }
-      await this.#write(e, got.material);
-      e.current = got.material;
-      e.obtainedAt = this.#clock.now();
-      e.failures = 0;
-      e.ariPick = null;
-      const deployExitCode = await runDeploy(this.#o.host, e.config, this.#o.deployTimeoutMs);
-      e.last = {
-        at: new Date(this.#clock.now()).toISOString(),
-        outcome: got.outcome,
-        ...(deployExitCode !== undefined ? { deployExitCode } : {}),
-      };
-      this.#showNotAfter(e, got.material);
-      this.#metrics?.renewals.labels({ name, result: got.outcome }).inc();
-      log.info(
-        "certificate {name} {result} for {identifiers} in {ms} ms: serial {serial}, notAfter {notAfter}",
-        {
-          name,
-          result: got.outcome,
-          reason,
-          identifiers: e.config.identifiers,
-          ms: this.#clock.now() - started,
-          serial: got.material.info.serial,
-          notAfter: got.material.info.notAfter.toISOString(),
-        },
-      );
+      await installObtained(this.#deps, e, got, reason, started);
       e.renewing = false;
       await this.#schedule(e);
     } catch (err) {
@@ -316,29 +289,7 @@ export class CertificateLifecycle {
         await this.#schedule(e);
         return;
       }
-      const f = orderFailure(err);
-      e.failures++;
-      const plan = retryPlan(this.#clock.now(), e.failures, f, () => this.#clock.random());
-      e.last = {
-        at: new Date(this.#clock.now()).toISOString(),
-        outcome: "failed",
-        message: f.message,
-        ...(f.problems?.length ? { problems: f.problems } : {}),
-      };
-      this.#metrics?.renewals.labels({ name, result: "failed" }).inc();
-      log.error(
-        "certificate {name} failed for {identifiers} after {ms} ms: {error}; problems {problems}; retry at {retryAt}",
-        {
-          name,
-          result: "failed",
-          reason,
-          identifiers: e.config.identifiers,
-          ms: this.#clock.now() - started,
-          error: f.message,
-          problems: (f.problems ?? []).map((p) => p.type),
-          retryAt: new Date(plan.at).toISOString(),
-        },
-      );
+      const plan = recordFailure(this.#deps, e, err, reason, started);
       e.renewing = false;
       this.#arm(e, plan.at, plan.reason, () => this.run(e, plan.reason));
     } finally {
