@@ -51,8 +51,8 @@ class End {
   ) {}
 }
 
-/** Writes all of `bytes` (Deno's `write` may take fewer). */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes the rest of `bytes` after a short write (Deno's `write` may take fewer). */
+async function writeRest(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length; ) off += await conn.write(bytes.subarray(off));
 }
 
@@ -74,10 +74,16 @@ export function serve(options: ServeOptions): Server {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const io: EngineIO<End> = {
     write(e, bytes) {
-      writeAll(e.tcp, bytes).then(
-        () => engine.drained(e.conn as Connection<End>, e.side),
-        (err: unknown) => engine.reset(e.conn as Connection<End>, e.side, err),
-      );
+      // One write op and one callback per chunk; an async helper only after a short write.
+      const failed = (err: unknown) => engine.reset(e.conn as Connection<End>, e.side, err);
+      e.tcp.write(bytes).then((n) => {
+        if (n >= bytes.length) engine.drained(e.conn as Connection<End>, e.side);
+        else
+          writeRest(e.tcp, bytes.subarray(n)).then(
+            () => engine.drained(e.conn as Connection<End>, e.side),
+            failed,
+          );
+      }, failed);
       return false;
     },
     pause(e) {
