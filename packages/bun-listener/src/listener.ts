@@ -57,7 +57,9 @@ export function serve(options: ServeOptions): Server {
     write(e, bytes) {
       const n = (e.socket as Socket<End>).write(bytes);
       if (n === bytes.length) return true;
-      e.rest = bytes.slice(Math.max(0, n));
+      // A view, not a copy: the engine leaves bytes it wrote alone until `drained`, and the
+      // chunks Bun's `data` hands over are fresh buffers each time (never reused by Bun).
+      e.rest = bytes.subarray(Math.max(0, n));
       return false;
     },
     pause: (e) => e.socket?.pause(),
