@@ -13,6 +13,7 @@ import {
   type EngineIO,
   engineFor,
   formatHostPort,
+  isIpLiteral,
   ListenError,
   planListeners,
   type ServeOptions,
@@ -23,6 +24,9 @@ import { getLogger } from "@logtape/logtape";
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 
 const log = getLogger(["alpnmux", "listener"]);
+
+/** Wildcard bind addresses: the local address of an accepted socket comes from the socket. */
+const UNSPECIFIED = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
 
 /** One socket of a connection, as the engine sees it. */
 class End {
@@ -53,7 +57,9 @@ export function serve(options: ServeOptions): Server {
     write(e, bytes) {
       const n = (e.socket as Socket<End>).write(bytes);
       if (n === bytes.length) return true;
-      e.rest = bytes.slice(Math.max(0, n));
+      // A view, not a copy: the engine leaves bytes it wrote alone until `drained`, and the
+      // chunks Bun's `data` hands over are fresh buffers each time (never reused by Bun).
+      e.rest = bytes.subarray(Math.max(0, n));
       return false;
     },
     pause: (e) => e.socket?.pause(),
@@ -95,8 +101,9 @@ export function serve(options: ServeOptions): Server {
   const upstreamHandlers: SocketHandler<End> = {
     ...common,
     open(u) {
+      // Bun sets TCP_NODELAY on every socket it accepts or connects itself (strace): only
+      // keepalive is ours to set.
       u.data.socket = u;
-      u.setNoDelay(true);
       u.setKeepAlive(true);
       engine.dialed(u.data.conn as Connection<End>, u.data);
     },
@@ -104,26 +111,33 @@ export function serve(options: ServeOptions): Server {
       // Reported through the Bun.connect promise.
     },
   };
-  const clientHandlers: SocketHandler<End> = {
+  /**
+   * The accept handler of one listener. A listener bound to one address knows every accepted
+   * socket's local address already; only a wildcard one asks the socket (two getsockname calls:
+   * Bun reads `localAddress` and `localPort` separately).
+   */
+  const clientHandlers = (bound: { address: string; port: number } | null): SocketHandler<End> => ({
     ...common,
     open(s) {
       const e = new End("client");
       e.socket = s;
       s.data = e;
-      s.setNoDelay(true);
       s.setKeepAlive(true);
       e.conn = engine.open(e, {
         client: { address: s.remoteAddress, port: s.remotePort },
-        local: { address: s.localAddress, port: s.localPort },
+        local: bound ?? { address: s.localAddress, port: s.localPort },
       });
     },
-  };
+  });
 
   const plan = planListeners(options.config.listen);
   const listeners: TCPSocketListener<End>[] = [];
   const addresses: { host: string; port: number }[] = [];
   try {
     for (const p of plan) {
+      // The port is filled in once bound (port 0 asks the OS for one), before any accept.
+      const bound =
+        isIpLiteral(p.host) && !UNSPECIFIED.has(p.host) ? { address: p.host, port: p.port } : null;
       // `ipv6Only` and `reusePort` work on Bun.listen at run time but are not typed for it.
       const opts: Bun.TCPSocketListenOptions<End> & { ipv6Only: boolean; reusePort: boolean } = {
         hostname: p.host,
@@ -131,9 +145,10 @@ export function serve(options: ServeOptions): Server {
         ipv6Only: p.ipv6Only,
         reusePort: options.reusePort === true,
         allowHalfOpen: true,
-        socket: clientHandlers,
+        socket: clientHandlers(bound),
       };
       const l = Bun.listen<End>(opts);
+      if (bound) bound.port = l.port;
       listeners.push(l);
       addresses.push({ host: p.host, port: l.port });
       log.info("listening on {address}", { address: formatHostPort({ host: p.host, port: l.port }) });

@@ -639,8 +639,8 @@ export class Engine<S> {
     this.#conns.delete(c);
     this.#io.close(c.client, reset);
     if (c.upstream !== null) this.#io.close(c.upstream, reset);
-    c.up.queue = [];
-    c.down.queue = [];
+    c.up.queue.length = 0;
+    c.down.queue.length = 0;
     c.responder = null;
     this.router.closed(c, recordOf(c, this.router.now()));
     if (this.#stopping && this.#conns.size === 0) this.#idle?.();

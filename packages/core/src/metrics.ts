@@ -139,6 +139,15 @@ abstract class Metric<L extends string, C> {
 
   protected abstract create(): C;
 
+  /**
+   * The hot path's lookup: label values in `labelNames` order down nested maps to the child, no
+   * key string built (the router updates a few series on every connection). Filled by
+   * `#resolve`, cleared by `remove`.
+   */
+  #fast = new Map<string, unknown>();
+  /** The child of an unlabelled metric, once made. */
+  #only: C | undefined;
+
   #resolve(values: readonly string[]): C {
     const key = values.length === 0 ? "" : JSON.stringify(values);
     let s = this.#series.get(key);
@@ -170,7 +179,29 @@ abstract class Metric<L extends string, C> {
    * @throws {MetricsError} `bad-labels` when the names differ from `labelNames`.
    */
   labels(labels: Labels<L>): C {
-    return this.#resolve(this.#values(labels));
+    const names = this.labelNames;
+    let given = 0;
+    for (const _ in labels) given++;
+    if (given === names.length && names.length > 0) {
+      let node: unknown = this.#fast;
+      for (let i = 0; i < names.length && node !== undefined; i++)
+        node = (node as Map<string, unknown>).get(labels[names[i] as L]);
+      if (node !== undefined) return node as C;
+    }
+    const values = this.#values(labels);
+    const child = this.#resolve(values);
+    let map = this.#fast;
+    for (let i = 0; i < values.length - 1; i++) {
+      const v = values[i] as string;
+      let next = map.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        map.set(v, next);
+      }
+      map = next;
+    }
+    if (values.length > 0) map.set(values[values.length - 1] as string, child);
+    return child;
   }
 
   /**
@@ -180,6 +211,7 @@ abstract class Metric<L extends string, C> {
    */
   remove(labels: Labels<L>): boolean {
     const values = this.#values(labels);
+    this.#fast.clear();
     return this.labelNames.length > 0 && this.#series.delete(JSON.stringify(values));
   }
 
@@ -187,7 +219,8 @@ abstract class Metric<L extends string, C> {
   protected get unlabelled(): C {
     if (this.labelNames.length > 0)
       throw new MetricsError("bad-labels", `${this.name} needs labels; use .labels({...})`);
-    return this.#resolve([]);
+    this.#only ??= this.#resolve([]);
+    return this.#only;
   }
 
   /** One child's numbers, for {@linkcode Metric.snapshot}. */
