@@ -100,6 +100,8 @@ The raw-TCP benchmark that was here before is \`node bench/tcp.bench.mjs\` (not 
   **thinnest relay** on each runtime (\`bench/relay-bun.ts\`, \`bench/relay-deno.ts\`: listen + connect +
   copy, no parsing, no PROXY header: the floor), **alpnmux** on Bun and on Deno at one worker and with
   \`--workers auto\` (one process per core).
+- **Warm-up**: before the rounds, ${p.warmupSeconds ?? 1} s of keep-alive and ${p.warmupSeconds ?? 1} s of new connections through
+  every target (the same for all: the JIT runtimes compile for the first seconds of load).
 - **Memory**: per memory round, a fresh instance of each router; 100 warm-up TLS connections through it
   (\`bench/idle-conns.mjs\`), then ${p.idleConnectionsPerSample} more, all kept open and idle after the
   handshake (spliced to nginx); (RSS after - RSS before) / ${p.idleConnectionsPerSample}, RSS = VmRSS summed

@@ -2,7 +2,7 @@
 // TLS router benchmark: real TLS clients (wrk, OpenSSL) through each router to a real TLS server
 // (nginx), against the same backend in the same run, in interleaved rounds, reported as ratios.
 //
-//   node bench/tls.bench.mjs [--quick] [--rounds N] [--seconds S] [--only id,...]
+//   node bench/tls.bench.mjs [--quick] [--rounds N] [--seconds S] [--warmup S] [--only id,...]
 //        [--workloads conn,keepalive,bulk] [--connections N] [--idle N] [--memory-rounds N]
 //        [--no-memory] [--no-resume] [--alpnmux NAME=BIN ...] [--json FILE]
 //
@@ -61,7 +61,10 @@ function options(argv) {
     // Default: ~15 minutes on 2 cores with every target; --quick: ~3-4 minutes, to check it works.
     rounds: Number(val("--rounds") ?? (quick ? 1 : 4)),
     seconds: Number(val("--seconds") ?? (quick ? 2 : 4)),
-    warmupSeconds: 1,
+    // Warm-up per target before the rounds, the same for every target: JIT runtimes (Bun, Deno)
+    // keep compiling for the first ~10-15 s of load (bench/profiles.md), and a router in
+    // production runs for days, so rates after a 1 s warm-up would measure the compiler.
+    warmupSeconds: Number(val("--warmup") ?? (quick ? 1 : 6)),
     connections: Number(val("--connections") ?? 50),
     bulkConnections: 4,
     threads: os.availableParallelism(),
@@ -223,7 +226,7 @@ async function main() {
       return t.status === "ok";
     };
 
-    log("warm-up (1 s keep-alive + 1 s new connections per target)");
+    log(`warm-up (${opt.warmupSeconds} s keep-alive + ${opt.warmupSeconds} s new connections per target)`);
     for (const t of live())
       for (const w of ["keepalive", "conn"]) if (alive(t)) await measure(t, w, opt.warmupSeconds);
 

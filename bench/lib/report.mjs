@@ -135,6 +135,7 @@ export function buildDoc({ opt, list, backend, versions, minutes }) {
       quick: opt.quick,
       rounds: opt.rounds,
       secondsPerMeasurement: opt.seconds,
+      warmupSeconds: opt.warmupSeconds,
       workloads: opt.workloads,
       connections: opt.connections,
       bulkConnections: opt.bulkConnections,
