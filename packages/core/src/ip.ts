@@ -23,20 +23,31 @@ export interface IpAddress {
   readonly bytes: Uint8Array;
 }
 
-const DEC_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
-function parseIpv4Into(text: string, out: Uint8Array, at: number): boolean {
-  const parts = text.split(".");
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] as string;
-    if (!DEC_OCTET.test(p)) return false;
-    const v = Number(p);
-    if (v > 255) return false;
-    out[at + i] = v;
+/**
+ * Parses `text[from..]` as a dotted quad into `out[at..at+4)`: four decimal octets 0-255
+ * without leading zeros, nothing else. A character loop: no regex, split or string slices.
+ */
+function parseIpv4Into(text: string, from: number, out: Uint8Array, at: number): boolean {
+  const n = text.length;
+  let i = from;
+  for (let part = 0; ; part++) {
+    const s = i;
+    let v = 0;
+    while (i < n) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      i++;
+    }
+    const len = i - s;
+    if (len === 0 || len > 3 || (len > 1 && text.charCodeAt(s) === 48) || v > 255) return false;
+    out[at + part] = v;
+    if (part === 3) return i === n;
+    if (i >= n || text.charCodeAt(i) !== 46) return false;
+    i++;
   }
-  return true;
 }
 
 /** Parses hex groups (and an IPv4 tail when `last`) into 16-bit words; null when malformed. */
@@ -48,7 +59,7 @@ function parseGroups(text: string, last: boolean): number[] | null {
     const p = parts[i] as string;
     if (last && i === parts.length - 1 && p.includes(".")) {
       const v4 = new Uint8Array(4);
-      if (!parseIpv4Into(p, v4, 0)) return null;
+      if (!parseIpv4Into(p, 0, v4, 0)) return null;
       words.push(((v4[0] as number) << 8) | (v4[1] as number));
       words.push(((v4[2] as number) << 8) | (v4[3] as number));
     } else {
@@ -103,7 +114,36 @@ export function parseIp(text: string): IpAddress | null {
     return bytes === null ? null : { family: 6, bytes };
   }
   const bytes = new Uint8Array(4);
-  return parseIpv4Into(text, bytes, 0) ? { family: 4, bytes } : null;
+  return parseIpv4Into(text, 0, bytes, 0) ? { family: 4, bytes } : null;
+}
+
+/**
+ * Parses an address literal into `out` (at least 16 bytes) the way the PROXY protocol sends it:
+ * IPv4 and IPv4-mapped IPv6 (`::ffff:a.b.c.d`) as 4 bytes, other IPv6 as 16. IPv4 and the
+ * lower-case mapped form take a fast path that allocates nothing (the peer address of every
+ * connection comes here).
+ *
+ * @param text The address text, as {@linkcode parseIp} accepts it.
+ * @param out Where the bytes are written, from index 0.
+ * @returns 4 or 16 (the bytes written), or 0 when `text` is not a valid literal.
+ * @example
+ * ```ts
+ * import { parseIpInto } from "@alpnmux/core";
+ * const out = new Uint8Array(16);
+ * parseIpInto("::ffff:192.0.2.1", out); // 4: out starts 192, 0, 2, 1
+ * ```
+ */
+export function parseIpInto(text: string, out: Uint8Array): 0 | 4 | 16 {
+  if (text.indexOf(":") === -1) return parseIpv4Into(text, 0, out, 0) ? 4 : 0;
+  if (text.startsWith("::ffff:") && parseIpv4Into(text, 7, out, 0)) return 4;
+  const ip = parseIp(text);
+  if (ip === null) return 0;
+  if (isIpv4Mapped(ip.bytes)) {
+    out.set(ip.bytes.subarray(12));
+    return 4;
+  }
+  out.set(ip.bytes);
+  return 16;
 }
 
 /**

@@ -38,13 +38,21 @@ export function proxyHeaderFor(
   hello: ClientHello | null,
 ): Uint8Array | null {
   if (d.proxy === "none") return null;
-  const addresses = { source: info.client, destination: info.local };
+  if (d.proxy === "v1") {
+    try {
+      return encodeProxyV1({ source: info.client, destination: info.local });
+    } catch {
+      return encodeProxyV1();
+    }
+  }
   const authority = d.tlvs.includes("authority") ? (hello?.serverName ?? undefined) : undefined;
   const alpn = d.tlvs.includes("alpn") ? hello?.alpn?.[0] : undefined;
-  const tlvs = { ...(alpn !== undefined ? { alpn } : {}), ...(authority !== undefined ? { authority } : {}) };
+  const tlvs: { alpn?: string; authority?: string } = {};
+  if (alpn !== undefined) tlvs.alpn = alpn;
+  if (authority !== undefined) tlvs.authority = authority;
   try {
-    return d.proxy === "v1" ? encodeProxyV1(addresses) : encodeProxyV2({ ...addresses, tlvs });
+    return encodeProxyV2({ source: info.client, destination: info.local, tlvs });
   } catch {
-    return d.proxy === "v1" ? encodeProxyV1() : encodeProxyV2({ command: "local", tlvs });
+    return encodeProxyV2({ command: "local", tlvs });
   }
 }

@@ -27,7 +27,7 @@
  * @module proxy-protocol
  */
 
-import { formatIp, isIpv4Mapped, parseIp, toIpv6 } from "./ip.ts";
+import { formatIp, isIpv4Mapped, parseIp, parseIpInto, toIpv6 } from "./ip.ts";
 
 /** Why a PROXY header cannot be built. */
 export type ProxyProtocolErrorCode =
@@ -182,35 +182,78 @@ export function encodeProxyV1(addresses?: ProxyAddresses): Uint8Array {
   return utf8.encode(line);
 }
 
-function tlvBytes(value: string | Uint8Array): Uint8Array {
-  return typeof value === "string" ? utf8.encode(value) : value;
+/**
+ * Writes `ep`'s address into `out` (4 bytes for IPv4 and IPv4-mapped, else 16) and checks its
+ * port; the same checks and messages as {@linkcode resolve}, without allocating for IPv4.
+ */
+function resolveInto(ep: ProxyEndpoint, which: string, out: Uint8Array): 4 | 16 {
+  const address = ep.address;
+  const pct = address.indexOf("%");
+  const n = pct === -1 ? parseIpInto(address, out) : zoned(address, pct, out);
+  if (n === 0) {
+    throw encodeError("bad-address", `${which} address ${JSON.stringify(address)} is not an IP address`);
+  }
+  if (!Number.isInteger(ep.port) || ep.port < 0 || ep.port > 65535) {
+    throw encodeError("bad-port", `${which} port ${ep.port} is out of range 0-65535`);
+  }
+  return n;
 }
 
-function collectTlvs(t: ProxyV2Tlvs | undefined): ProxyTlv[] {
-  const out: ProxyTlv[] = [];
-  if (t === undefined) return out;
-  const add = (type: number, name: string, value: Uint8Array | undefined, max = 65535) => {
-    if (value === undefined) return;
-    if (!Number.isInteger(type) || type < 0 || type > 255)
-      throw encodeError("bad-tlv", `TLV type ${type} is not a byte`);
-    if (value.length > max)
-      throw encodeError("tlv-too-long", `${name} TLV is ${value.length} bytes, more than ${max}`);
-    out.push({ type, value });
-  };
-  for (const [name, v] of [
-    ["alpn", t.alpn],
-    ["authority", t.authority],
-    ["netns", t.netns],
-  ] as const) {
-    if (v !== undefined && v.length === 0) throw encodeError("bad-tlv", `${name} TLV is empty`);
-  }
-  add(ProxyTlvType.alpn, "ALPN", t.alpn === undefined ? undefined : tlvBytes(t.alpn));
-  add(ProxyTlvType.authority, "authority", t.authority === undefined ? undefined : tlvBytes(t.authority));
-  if (t.crc32c === true) add(ProxyTlvType.crc32c, "CRC32C", new Uint8Array(4));
-  add(ProxyTlvType.uniqueId, "unique ID", t.uniqueId, 128); // spec section 2.2.5
-  add(ProxyTlvType.netns, "netns", t.netns === undefined ? undefined : tlvBytes(t.netns));
-  for (const x of t.extra ?? []) add(x.type, `type ${x.type}`, x.value);
-  return out;
+/** An IPv6 literal with a zone index (dropped); 0 for anything else. */
+function zoned(address: string, pct: number, out: Uint8Array): 0 | 4 | 16 {
+  const text = address.slice(0, pct);
+  return text.indexOf(":") === -1 ? 0 : parseIpInto(text, out);
+}
+
+/** Maps 4 bytes at `b[0..4)` to `::ffff:a.b.c.d` in place. */
+function mapInPlace(b: Uint8Array): void {
+  b.copyWithin(12, 0, 4);
+  b.fill(0, 0, 10);
+  b[10] = 0xff;
+  b[11] = 0xff;
+}
+
+/** Scratch address bytes of the encoder (synchronous, so shared by every call). */
+const SRC = new Uint8Array(16);
+const DST = new Uint8Array(16);
+
+/**
+ * The bytes of a TLV value: its length when `s` is all ASCII (host names and ALPN ids are), so
+ * nothing is encoded twice; otherwise its UTF-8 form.
+ */
+function tlvValue(v: string | Uint8Array): number | Uint8Array {
+  if (typeof v !== "string") return v;
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 0x7f) return utf8.encode(v);
+  return v.length;
+}
+
+function tlvLength(v: number | Uint8Array): number {
+  return typeof v === "number" ? v : v.length;
+}
+
+function checkTlv(type: number, name: string, length: number, max = 65535): void {
+  if (!Number.isInteger(type) || type < 0 || type > 255)
+    throw encodeError("bad-tlv", `TLV type ${type} is not a byte`);
+  if (length > max) throw encodeError("tlv-too-long", `${name} TLV is ${length} bytes, more than ${max}`);
+}
+
+/** Writes one TLV at `at`; `text` is the ASCII string when `v` is its length. Returns the next index. */
+function writeTlv(
+  out: Uint8Array,
+  at: number,
+  type: number,
+  v: number | Uint8Array,
+  text: string | Uint8Array,
+): number {
+  const n = tlvLength(v);
+  out[at] = type;
+  out[at + 1] = n >> 8;
+  out[at + 2] = n & 0xff;
+  if (typeof v === "number") {
+    const s = text as string;
+    for (let i = 0; i < n; i++) out[at + 3 + i] = s.charCodeAt(i);
+  } else out.set(v, at + 3);
+  return at + 3 + n;
 }
 
 /**
@@ -239,39 +282,102 @@ export function encodeProxyV2(options: ProxyV2Options = {}): Uint8Array {
   if ((source === undefined) !== (destination === undefined)) {
     throw encodeError("bad-address", "source and destination must be given together");
   }
-  const pair =
-    local || source === undefined || destination === undefined ? null : resolvePair({ source, destination });
-  const tlvs = collectTlvs(options.tlvs);
-  const addrLen = pair === null ? 0 : pair.family === 4 ? 12 : 36;
+  // Addresses: parsed into the scratch arrays, one family for both ends (mixed: v4 mapped).
+  let family: 0 | 4 | 6 = 0;
+  if (!local && source !== undefined && destination !== undefined) {
+    const s = resolveInto(source, "source", SRC);
+    const d = resolveInto(destination, "destination", DST);
+    if (s !== d) mapInPlace(s === 4 ? SRC : DST);
+    family = s === 4 && d === 4 ? 4 : 6;
+  }
+  // TLVs, checked in the order they are written (the order of ProxyV2Tlvs' fields).
+  const t = options.tlvs;
+  let alpn: number | Uint8Array | undefined;
+  let authority: number | Uint8Array | undefined;
+  let netns: number | Uint8Array | undefined;
+  const crc = t?.crc32c === true;
+  const addrLen = family === 0 ? 0 : family === 4 ? 12 : 36;
   let len = addrLen;
-  for (const t of tlvs) len += 3 + t.value.length;
+  if (t !== undefined) {
+    if (t.alpn !== undefined && t.alpn.length === 0) throw encodeError("bad-tlv", "alpn TLV is empty");
+    if (t.authority !== undefined && t.authority.length === 0)
+      throw encodeError("bad-tlv", "authority TLV is empty");
+    if (t.netns !== undefined && t.netns.length === 0) throw encodeError("bad-tlv", "netns TLV is empty");
+    if (t.alpn !== undefined) {
+      alpn = tlvValue(t.alpn);
+      checkTlv(ProxyTlvType.alpn, "ALPN", tlvLength(alpn));
+      len += 3 + tlvLength(alpn);
+    }
+    if (t.authority !== undefined) {
+      authority = tlvValue(t.authority);
+      checkTlv(ProxyTlvType.authority, "authority", tlvLength(authority));
+      len += 3 + tlvLength(authority);
+    }
+    if (crc) len += 7;
+    if (t.uniqueId !== undefined) {
+      checkTlv(ProxyTlvType.uniqueId, "unique ID", t.uniqueId.length, 128); // spec section 2.2.5
+      len += 3 + t.uniqueId.length;
+    }
+    if (t.netns !== undefined) {
+      netns = tlvValue(t.netns);
+      checkTlv(ProxyTlvType.netns, "netns", tlvLength(netns));
+      len += 3 + tlvLength(netns);
+    }
+    if (t.extra !== undefined) {
+      for (const x of t.extra) {
+        checkTlv(x.type, `type ${x.type}`, x.value.length);
+        len += 3 + x.value.length;
+      }
+    }
+  }
   if (len > 65535) throw encodeError("header-too-long", `${len} bytes after the fixed part, more than 65535`);
+  // One exactly-sized array, written front to back.
   const out = new Uint8Array(16 + len);
-  const view = new DataView(out.buffer);
   out.set(SIGNATURE, 0);
   out[12] = local ? 0x20 : 0x21; // version 2, command LOCAL (0) or PROXY (1)
-  out[13] = pair === null ? 0x00 : pair.family === 4 ? 0x11 : 0x21; // AF_INET(6) << 4 | STREAM
-  view.setUint16(14, len);
+  out[13] = family === 0 ? 0x00 : family === 4 ? 0x11 : 0x21; // AF_INET(6) << 4 | STREAM
+  out[14] = len >> 8;
+  out[15] = len & 0xff;
   let at = 16;
-  if (pair !== null) {
-    const n = pair.src.bytes.length;
-    out.set(pair.src.bytes, at);
-    out.set(pair.dst.bytes, at + n);
-    view.setUint16(at + 2 * n, pair.src.port);
-    view.setUint16(at + 2 * n + 2, pair.dst.port);
+  if (family !== 0) {
+    const n = family === 4 ? 4 : 16;
+    for (let i = 0; i < n; i++) {
+      out[at + i] = SRC[i] as number;
+      out[at + n + i] = DST[i] as number;
+    }
+    const sp = (source as ProxyEndpoint).port;
+    const dp = (destination as ProxyEndpoint).port;
+    out[at + 2 * n] = sp >> 8;
+    out[at + 2 * n + 1] = sp & 0xff;
+    out[at + 2 * n + 2] = dp >> 8;
+    out[at + 2 * n + 3] = dp & 0xff;
     at += addrLen;
   }
   let crcAt = -1;
-  for (const t of tlvs) {
-    out[at] = t.type;
-    view.setUint16(at + 1, t.value.length);
-    out.set(t.value, at + 3);
-    if (t.type === ProxyTlvType.crc32c && crcAt === -1 && options.tlvs?.crc32c === true) crcAt = at + 3;
-    at += 3 + t.value.length;
+  if (t !== undefined) {
+    if (alpn !== undefined) at = writeTlv(out, at, ProxyTlvType.alpn, alpn, t.alpn as string | Uint8Array);
+    if (authority !== undefined)
+      at = writeTlv(out, at, ProxyTlvType.authority, authority, t.authority as string);
+    if (crc) {
+      crcAt = at + 3;
+      at = writeTlv(out, at, ProxyTlvType.crc32c, CRC_ZERO, CRC_ZERO);
+    }
+    if (t.uniqueId !== undefined) at = writeTlv(out, at, ProxyTlvType.uniqueId, t.uniqueId, t.uniqueId);
+    if (netns !== undefined) at = writeTlv(out, at, ProxyTlvType.netns, netns, t.netns as string);
+    if (t.extra !== undefined) for (const x of t.extra) at = writeTlv(out, at, x.type, x.value, x.value);
   }
-  if (crcAt !== -1) view.setUint32(crcAt, crc32c(out)); // spec 2.2.3: computed with the field zeroed
+  if (crcAt !== -1) {
+    // Spec 2.2.3: computed over the whole header with the field zeroed.
+    const c = crc32c(out);
+    out[crcAt] = c >>> 24;
+    out[crcAt + 1] = (c >>> 16) & 0xff;
+    out[crcAt + 2] = (c >>> 8) & 0xff;
+    out[crcAt + 3] = c & 0xff;
+  }
   return out;
 }
+
+const CRC_ZERO = new Uint8Array(4);
 
 let crcTable: Uint32Array | undefined;
 
