@@ -9,6 +9,7 @@
  */
 
 import { ByteReader } from "./bytes.ts";
+import { parseClientHelloFast } from "./clienthello-fast.ts";
 import type { ClientHello, KeyShareEntry } from "./clienthello-types.ts";
 import { ExtensionType, HandshakeType, isGrease } from "./constants.ts";
 import { ClientHelloError, type ClientHelloErrorCode } from "./errors.ts";
@@ -49,6 +50,34 @@ export const MAX_SERVER_NAME_LENGTH: number = MAX_HOST_NAME_LENGTH;
  * ```
  */
 export function parseClientHello(
+  message: Uint8Array,
+  toStream: ((index: number) => number) | number = 0,
+): ClientHello {
+  // The common, well-formed hello: one pass, no reader objects. Anything else is read again
+  // below, which reports the error.
+  return parseClientHelloFast(message) ?? parseClientHelloChecked(message, toStream);
+}
+
+/**
+ * The checked parser alone, without the fast path {@linkcode parseClientHello} tries first:
+ * the same result, and every error with its stream offset and message (slower: a reader object
+ * per vector).
+ *
+ * @param message The handshake message, as for {@linkcode parseClientHello}.
+ * @param toStream Index to stream offset, as for {@linkcode parseClientHello}.
+ * @returns The parsed hello.
+ * @throws {ClientHelloError} When the message is not a well-formed ClientHello.
+ * @example
+ * ```ts
+ * import { ClientHelloError, parseClientHelloChecked } from "@alpnmux/core";
+ * try {
+ *   parseClientHelloChecked(new Uint8Array([1, 0, 0, 1, 3]));
+ * } catch (e) {
+ *   if (e instanceof ClientHelloError) console.log(e.code); // "truncated"
+ * }
+ * ```
+ */
+export function parseClientHelloChecked(
   message: Uint8Array,
   toStream: ((index: number) => number) | number = 0,
 ): ClientHello {

@@ -239,16 +239,18 @@ class HelloSniffer implements Sniffer {
       const fragAvail = Math.min(recLen, this.len - fragStart);
       // Look at the handshake header as soon as its 4 bytes are here, to fail early.
       if (this.msgTotal < 0 && this.msgLen + fragAvail >= 4) {
-        const h =
-          this.msgLen === 0 ? b.subarray(fragStart, fragStart + 4) : this.headerBytes(fragStart, fragAvail);
-        if (h[0] !== HandshakeType.clientHello) {
+        // In the common case (the header in this record) read in place: no view, no copy.
+        const h = this.msgLen === 0 ? b : this.headerBytes(fragStart, fragAvail);
+        const h0 = this.msgLen === 0 ? fragStart : 0;
+        if (h[h0] !== HandshakeType.clientHello) {
           return this.fail(
             "not-client-hello",
             this.frags.length ? (this.frags[0] as number) : fragStart,
-            `handshake message type ${h[0]} is not ClientHello (1)`,
+            `handshake message type ${h[h0]} is not ClientHello (1)`,
           );
         }
-        this.msgTotal = 4 + (((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number));
+        this.msgTotal =
+          4 + (((h[h0 + 1] as number) << 16) | ((h[h0 + 2] as number) << 8) | (h[h0 + 3] as number));
         const minStream = this.msgTotal + 5 * Math.ceil(this.msgTotal / MAX_PLAINTEXT);
         if (minStream > this.maxBytes) return this.tooLarge(`ClientHello declares ${this.msgTotal} bytes`);
       }
