@@ -122,11 +122,12 @@ The raw-TCP benchmark that was here before is \`node bench/tcp.bench.mjs\` (not 
 
 ## Results: ${doc.date.slice(0, 10)} (${doc.date})
 
-> **Noise caveat.** This run: ${p.quick ? "`--quick`, " : ""}${p.rounds} round(s) x ${p.secondsPerMeasurement} s, ${fmt(doc.minutes, 1)} minutes, on a
-> machine shared with other work: other load mean ${fmt(load.mean, 0)}%, max ${fmt(load.max, 0)}% of one core
-> (2 cores in all, shared by wrk, nginx and the router). Differences of 10-20% between rows are
-> within the run-to-run spread here; read the per-sample lines in results.json, and trust a run on a
-> quiet machine over this one.${doc.targets.some((t) => t.status === "not built") ? '\n> Rows marked "not built" did not exist when this run was made.' : ""}
+> **Noise caveat.** This run: ${p.quick ? "`--quick`, " : ""}${p.rounds} round(s) x ${p.secondsPerMeasurement} s, ${p.warmupSeconds ?? 1} s warm-up, ${fmt(doc.minutes, 1)} minutes;
+> other load on the machine: mean ${fmt(load.mean, 0)}%, max ${fmt(load.max, 0)}% of one core${load.max < 5 ? " (a quiet machine)" : " (a shared machine: trust a quiet run over this one)"}.
+> The 2 cores are shared by wrk, the nginx backend and the router, so a second router thread or
+> worker mostly takes CPU from wrk and nginx: on this machine the \`--workers\`/nbthread rows show
+> what a busy box gets, not what more cores give. Differences under ~5-10% between rows are within
+> the run-to-run spread; results.json has every sample.${doc.targets.some((t) => t.status === "not built") ? '\n> Rows marked "not built" did not exist when this run was made.' : ""}
 
 Machine: ${doc.machine.cores} cores (\`nproc\`), ${doc.machine.cpu}, Linux ${doc.machine.kernel}, ${doc.machine.totalMemMiB} MiB.
 
@@ -171,6 +172,20 @@ settle (up to 30 s), and exits 1 if a normal connection or a validation failed, 
 happen, alpnmux logged an error or died, descriptors did not come back within 10 of the baseline,
 connections stayed open, or RSS stayed above baseline x 1.5 + 48 MiB per process (the reasoning
 is at the top of \`bench/lib/soak-checks.mjs\`).
+
+## Where the remaining gap is
+
+[profiles.md](profiles.md) has the CPU profiles (Bun \`--cpu-prof-md\`, \`perf record\`, JSC GC
+logs, strace syscall counts) and Deno memory measurements behind the MISS rows, with the
+upstream issues to file:
+- **Bun, CPU per connection** (~1.2x the relay): the engine alone costs ~3-4 us per connection of
+  ~100 us (\`bench/engine-loop.ts\`); the rest is Bun's native connect/write, a getpeername per
+  \`remoteAddress\`/\`remotePort\` access, and dearer GC of alpnmux's live heap.
+- **Deno, idle memory** (~22-24 KiB): the relay holding nothing but two sockets with a 512-byte read
+  pending each needs 17 KiB per connection: ~8 KiB per socket with a pending \`conn.read()\` is
+  Deno's own, so 12 KiB is below what Deno allows today.
+- **Workers on 2 cores**: wrk, nginx and the router share both cores (HAProxy nbthread 2 gains
+  nothing over nbthread 1 here either); the rows show parity of cost, not scaling.
 
 ## Caveats
 
