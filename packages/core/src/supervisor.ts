@@ -23,7 +23,7 @@ import {
   WORKER_ENV_VAR,
 } from "./worker-protocol.ts";
 
-/** A spawned worker process. */
+/** A spawned worker (a child of the primary, started by the runtime). */
 export interface WorkerProcess {
   readonly pid: number;
   /** Resolves with the exit code (`null` when a signal ended it). */
@@ -36,7 +36,7 @@ export interface WorkerProcess {
 export interface WorkerHost {
   /**
    * Starts the same command again (same runtime, same arguments) with `env` added to this
-   * process's environment, stdout and stderr shared with this process.
+   * process's environment, stdout and stderr shared with the primary.
    */
   spawn(env: Readonly<Record<string, string>>): WorkerProcess;
   /** Listens on 127.0.0.1, a free port, for the workers' control connections. */

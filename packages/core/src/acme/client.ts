@@ -4,7 +4,7 @@
  * (draft-ietf-acme-profiles) and external account binding (RFC 8555, Section 7.3.4).
  *
  * Why our own client: the ACME libraries we know do not run unchanged on Bun, Deno and Node
- * with ARI and profiles. `acme-client` is built on Node APIs (node:crypto, axios) and has no
+ * with ARI and profiles. `acme-client` is built on Node APIs (its crypto module, axios) and has no
  * ARI; `@fishballpkg/acme` runs on WebCrypto but has neither ARI nor profiles. This one needs
  * only `fetch` and WebCrypto, both injected, so core stays runtime-agnostic.
  *
