@@ -38,6 +38,7 @@ export * from "./metrics.ts";
 export * from "./policy.ts";
 export * from "./proxy-header.ts";
 export * from "./proxy-protocol.ts";
+export * from "./read-size.ts";
 export * from "./router.ts";
 export * from "./router-metrics.ts";
 export * from "./run-flags.ts";

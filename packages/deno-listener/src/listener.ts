@@ -2,8 +2,8 @@
  * The Deno adapter: `Deno.listen` on every planned address and `Deno.connect` to upstreams,
  * with every socket event passed to the core {@linkcode Engine} and every engine request run on
  * the socket. Deno's sockets are pull-based, so each socket has one read loop (`conn.read` into
- * one buffer; `readable.pipeTo` would break half-close, FACTS.md) that stops while the engine
- * has it paused, and each write is a promise whose end is the engine's `drained`. Nothing here
+ * one buffer, sized by core's `nextReadSize`; `readable.pipeTo` would break half-close,
+ * FACTS.md) that stops while the engine has it paused, and each write is a promise whose end is the engine's `drained`. Nothing here
  * decides anything.
  *
  * @module listener
@@ -15,6 +15,8 @@ import {
   engineFor,
   formatHostPort,
   ListenError,
+  MIN_READ_BYTES,
+  nextReadSize,
   planListeners,
   type ServeOptions,
   type Server,
@@ -23,22 +25,6 @@ import {
 import { getLogger } from "@logtape/logtape";
 
 const log = getLogger(["alpnmux", "listener"]);
-
-/**
- * Read buffer sizes per socket. A pending `read` holds its buffer for as long as the socket is
- * idle, so an idle connection reads into 1 KiB (a ClientHello, an HTTP request or a small
- * response fits); a read that fills its buffer makes the next one 4x larger, up to 256 KiB while
- * the connection is busy (bulk: fewer read and write ops per byte; FACTS.md measured 256 KiB
- * faster than 64 KiB), and a read under 1/8 of it makes the next one 4x smaller again. (512 B
- * cost a second read for many ClientHellos and server flights: more CPU per connection for no
- * memory gain measured.)
- */
-const MIN_READ = 1024;
-const MAX_READ = 256 * 1024;
-
-/** The next read size after a read of `n` bytes into `size`. */
-const nextReadSize = (n: number, size: number): number =>
-  n === size ? Math.min(MAX_READ, size * 4) : n < size / 8 ? Math.max(MIN_READ, size / 4) : size;
 
 /** One socket of a connection, as the engine sees it. */
 class End {
@@ -128,7 +114,7 @@ export function serve(options: ServeOptions): Server {
   /** The read loop of one socket: data, FIN or error to the engine; waits while paused. */
   async function pump(e: End): Promise<void> {
     const c = e.conn as Connection<End>;
-    let buf = new Uint8Array(MIN_READ);
+    let buf = new Uint8Array(MIN_READ_BYTES);
     while (!e.closed) {
       while (e.paused && !e.closed) await new Promise<void>((r) => (e.wake = r));
       let n: number | null;
