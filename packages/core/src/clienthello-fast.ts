@@ -9,7 +9,12 @@
  * @module clienthello-fast
  */
 
-import type { ClientHello, KeyShareEntry } from "./clienthello-types.ts";
+import {
+  type ClientHello,
+  type KeyShareEntry,
+  type MutableClientHello,
+  newClientHello,
+} from "./clienthello-types.ts";
 import { ExtensionType, isGrease } from "./constants.ts";
 import { MAX_HOST_NAME_LENGTH, MAX_LABEL_LENGTH } from "./hostname.ts";
 
@@ -51,24 +56,14 @@ export function parseClientHelloFast(m: Uint8Array): ClientHello | null {
   if (compEnd === p || compEnd > n) return null;
   const compressionMethods: number[] = [];
   for (; p < compEnd; p++) compressionMethods.push(m[p] as number);
-  const hello: Mutable<ClientHello> = {
+  const hello = newClientHello(
     legacyVersion,
-    random: m.subarray(6, 38),
-    sessionId: m.subarray(39, 39 + sidLen),
+    m.subarray(6, 38),
+    m.subarray(39, 39 + sidLen),
     cipherSuites,
     compressionMethods,
-    extensions: [],
-    serverName: null,
-    alpn: null,
-    supportedVersions: null,
-    supportedGroups: null,
-    signatureAlgorithms: null,
-    keyShares: null,
-    pskKeyExchangeModes: null,
-    ech: false,
-    earlyData: false,
-    message: m,
-  };
+    m,
+  );
   if (p === n) return hello;
   if (p + 2 > n || p + 2 + (((m[p] as number) << 8) | (m[p + 1] as number)) !== n) return null;
   let count = 0;
@@ -103,7 +98,7 @@ function readExtension(
   start: number,
   end: number,
   last: boolean,
-  hello: Mutable<ClientHello>,
+  hello: MutableClientHello,
 ): boolean {
   switch (ext) {
     case ExtensionType.serverName: {
@@ -249,5 +244,3 @@ function readKeyShares(m: Uint8Array, start: number, end: number): KeyShareEntry
   }
   return out;
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };

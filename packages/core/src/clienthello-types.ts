@@ -54,3 +54,38 @@ export interface ClientHello {
    */
   readonly message: Uint8Array;
 }
+
+/** A {@linkcode ClientHello} while a parser fills it in (internal to the parsers). */
+export type MutableClientHello = { -readonly [K in keyof ClientHello]: ClientHello[K] };
+
+/**
+ * The hello both parsers start from: the fixed fields read, no extension seen yet (positional
+ * parameters: it runs once per connection and allocates only the result).
+ */
+export function newClientHello(
+  legacyVersion: number,
+  random: Uint8Array,
+  sessionId: Uint8Array,
+  cipherSuites: number[],
+  compressionMethods: number[],
+  message: Uint8Array,
+): MutableClientHello {
+  return {
+    legacyVersion,
+    random,
+    sessionId,
+    cipherSuites,
+    compressionMethods,
+    extensions: [],
+    serverName: null,
+    alpn: null,
+    supportedVersions: null,
+    supportedGroups: null,
+    signatureAlgorithms: null,
+    keyShares: null,
+    pskKeyExchangeModes: null,
+    ech: false,
+    earlyData: false,
+    message,
+  };
+}

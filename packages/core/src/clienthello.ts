@@ -10,7 +10,12 @@
 
 import { ByteReader } from "./bytes.ts";
 import { parseClientHelloFast } from "./clienthello-fast.ts";
-import type { ClientHello, KeyShareEntry } from "./clienthello-types.ts";
+import {
+  type ClientHello,
+  type KeyShareEntry,
+  type MutableClientHello,
+  newClientHello,
+} from "./clienthello-types.ts";
 import { ExtensionType, HandshakeType, isGrease } from "./constants.ts";
 import { ClientHelloError, type ClientHelloErrorCode } from "./errors.ts";
 import { findHostNameIssue, type HostNameIssueCode, MAX_HOST_NAME_LENGTH } from "./hostname.ts";
@@ -123,24 +128,7 @@ export function parseClientHelloChecked(
   const compressionMethods: number[] = [];
   while (!comp.empty) compressionMethods.push(comp.u8("compression method"));
 
-  const hello: Mutable<ClientHello> = {
-    legacyVersion,
-    random,
-    sessionId,
-    cipherSuites,
-    compressionMethods,
-    extensions: [],
-    serverName: null,
-    alpn: null,
-    supportedVersions: null,
-    supportedGroups: null,
-    signatureAlgorithms: null,
-    keyShares: null,
-    pskKeyExchangeModes: null,
-    ech: false,
-    earlyData: false,
-    message,
-  };
+  const hello = newClientHello(legacyVersion, random, sessionId, cipherSuites, compressionMethods, message);
 
   // Extensions are optional before TLS 1.3 (RFC 5246, Section 7.4.1.2).
   if (body.empty) return hello;
@@ -164,7 +152,7 @@ export function parseClientHelloChecked(
 const SEEN = new Uint32Array(65536 / 32);
 
 /** Reads the extensions block into `hello`; pushes each type to `seen` as it marks it in SEEN. */
-function readExtensions(exts: ByteReader, hello: Mutable<ClientHello>, seen: number[]): void {
+function readExtensions(exts: ByteReader, hello: MutableClientHello, seen: number[]): void {
   const extensions = hello.extensions as number[];
   while (!exts.empty) {
     const typeAt = exts.pos;
@@ -414,5 +402,3 @@ function extName(type: number): string {
   const n = EXT_NAMES[type];
   return n ? ` (${n})` : "";
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
