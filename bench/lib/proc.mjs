@@ -1,7 +1,7 @@
 // Child processes and /proc readings for the benchmarks: start in a process group, keep the last
 // lines of output, kill every group at the end (also on errors and signals), and read CPU time
 // and RSS of a whole process tree from /proc.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -210,4 +210,37 @@ export function threadCount(pids) {
 export function machineBusySec() {
   const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
   return (Number(f[1]) + Number(f[2]) + Number(f[3])) / HZ;
+}
+
+/**
+ * A self-signed ECDSA P-256 certificate made with openssl: writes DIR/cert.pem and DIR/key.pem and
+ * returns their paths.
+ */
+export function selfSignedCert(dir, { openssl = "openssl", cn, san, days }) {
+  const cert = path.join(dir, "cert.pem");
+  const key = path.join(dir, "key.pem");
+  execFileSync(
+    openssl,
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      String(days),
+      "-subj",
+      `/CN=${cn}`,
+      "-addext",
+      `subjectAltName=${san}`,
+    ],
+    { stdio: "ignore" },
+  );
+  return { cert, key };
 }

@@ -1,41 +1,26 @@
 // The soak's alpnmux: its certificate-less config (built-in responder, a PROXY v2 route, the
 // default to a plain backend, a 3 s hello timeout), the admin API calls (challenges, route
 // swaps, /metrics), SIGHUP with a rewritten file, and /proc readings of its process tree.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { freePort, readProc, running, sleep, statusKiB, tree, waitListening } from "./proc.mjs";
+import {
+  freePort,
+  readProc,
+  running,
+  selfSignedCert,
+  sleep,
+  statusKiB,
+  tree,
+  waitListening,
+} from "./proc.mjs";
 
 export const HELLO_TIMEOUT_MS = 3000;
 export const HOSTS = { web: "web.soak.test", proxied: "proxy.soak.test" };
 
 function makeCert(dir) {
-  const cert = path.join(dir, "cert.pem");
-  const key = path.join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=soak.test",
-      "-addext",
-      "subjectAltName=DNS:*.soak.test",
-    ],
-    { stdio: "ignore" },
-  );
+  const { cert, key } = selfSignedCert(dir, { cn: "soak.test", san: "DNS:*.soak.test", days: 2 });
   return { cert: fs.readFileSync(cert), key: fs.readFileSync(key) };
 }
 

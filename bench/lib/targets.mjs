@@ -1,7 +1,7 @@
 // The backend (one nginx, two TLS server blocks) and every target of the TLS benchmark: how each
 // is configured and started. The config text each one ran with is returned in `config`, so the
 // report and results.json show exactly what was measured.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -11,6 +11,7 @@ import {
   lastOutput,
   readProc,
   running,
+  selfSignedCert,
   sleep,
   threadCount,
   tree,
@@ -75,31 +76,12 @@ export function versions(bins) {
 
 /** A self-signed ECDSA P-256 certificate for `localhost` and the two files the backend serves. */
 export function makeFiles(dir, bins) {
-  const cert = path.join(dir, "cert.pem");
-  const key = path.join(dir, "key.pem");
-  execFileSync(
-    bins.openssl,
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "7",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-    ],
-    { stdio: "ignore" },
-  );
+  const { cert, key } = selfSignedCert(dir, {
+    openssl: bins.openssl,
+    cn: "localhost",
+    san: "DNS:localhost",
+    days: 7,
+  });
   // nginx's workers run as nobody: the files and the (mkdtemp, 0700) directory must be readable.
   fs.chmodSync(dir, 0o755);
   const www = path.join(dir, "www");
