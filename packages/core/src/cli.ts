@@ -300,6 +300,12 @@ async function loadRunConfig(flags: RunFlags, host: CliHost): Promise<RouterConf
   return config;
 }
 
+/** The runtime's missing permissions for `config`'s certificates (none without certificates). */
+function certPermissionProblems(host: CliHost, config: RouterConfig): readonly string[] {
+  if (config.certificates.length === 0) return [];
+  return host.certs?.permissionProblems?.(config) ?? [];
+}
+
 async function run(flags: RunFlags, host: CliHost): Promise<number> {
   let config: RouterConfig;
   try {
@@ -307,6 +313,12 @@ async function run(flags: RunFlags, host: CliHost): Promise<number> {
   } catch (e) {
     host.err(describe(e));
     return e instanceof UsageError ? 2 : 1;
+  }
+  // Before anything is written: the sandbox must allow what the certificates need.
+  const denied = certPermissionProblems(host, config);
+  if (denied.length > 0) {
+    for (const d of denied) host.err(`alpnmux: ${d}`);
+    return 1;
   }
   await configureLogging({
     level: config.log.level,
@@ -495,6 +507,8 @@ async function reload(
   const log = getLogger(["alpnmux", "main"]);
   try {
     const next = await loadRunConfig(flags, host);
+    const denied = certPermissionProblems(host, next);
+    if (denied.length > 0) throw new Error(denied.join("; "));
     const needsRestart = [
       JSON.stringify(next.listen) !== JSON.stringify(running.listen) ? "listen" : null,
       next.workers !== running.workers ? "workers" : null,

@@ -6,16 +6,14 @@
  * `certificates[0].out: Deno has no write permission for /etc/ssl/alpnmux/web; start
  * alpnmux-deno with ALPNMUX_DENO_ALLOW_WRITE=/var/lib/alpnmux,/etc/ssl/alpnmux/web`.
  *
- * Only `alpnmux run` is checked, once, with the config and flags it starts with (a config that
- * does not load is left to the command, which reports it); a reload that adds paths meets the
- * same permissions when it writes, and that error carries the same hint.
+ * Core asks this (`CertHost.permissionProblems`) with the loaded config before `alpnmux run`
+ * starts and before a reload is applied, so a new `out` in a reloaded file is refused with the
+ * same hint while the running config stays.
  *
  * @module cert-permissions
  */
 
-import { applyRunFlags, DEFAULT_CONFIG_YAML, parseCli, parseConfig } from "@alpnmux/core";
 import { type CertPathsConfig, missingPermissions, writablePaths } from "@alpnmux/core/certs/paths";
-import { parse as parseYaml } from "yaml";
 
 declare global {
   namespace Deno {
@@ -55,29 +53,4 @@ export function describeMissing(config: CertPathsConfig, allowWrite: string | un
       ? `${m.field}: Deno has no write permission for ${m.target}; start alpnmux-deno with ${ALLOW_WRITE_VAR}=${paths.join(",")}`
       : `${m.field}: Deno has no permission to run ${m.target} (for deploy); start alpnmux-deno with ${ALLOW_RUN_VAR}=${m.target}`,
   );
-}
-
-/**
- * The missing certificate permissions of `alpnmux run ARGV`, or none when the command is
- * another one, is a worker, or its config does not load (the command then says why).
- *
- * @param argv The command's arguments.
- * @param env `Deno.env.get`.
- * @returns One line per missing permission.
- */
-export function certPermissionProblems(
-  argv: readonly string[],
-  env: (name: string) => string | undefined,
-): string[] {
-  if (env("ALPNMUX_WORKER") !== undefined) return [];
-  let config: ReturnType<typeof parseConfig>;
-  try {
-    const cmd = parseCli(argv);
-    if (cmd.command !== "run") return [];
-    const text = cmd.flags.config ? Deno.readTextFileSync(cmd.flags.config) : DEFAULT_CONFIG_YAML;
-    config = parseConfig(applyRunFlags(parseYaml(text), cmd.flags));
-  } catch {
-    return [];
-  }
-  return describeMissing(config, env(ALLOW_WRITE_VAR));
 }

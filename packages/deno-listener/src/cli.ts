@@ -17,7 +17,7 @@
 import { ListenError } from "@alpnmux/core";
 import { type CliHost, runCli } from "@alpnmux/core/cli";
 import { certHost } from "./cert-host.ts";
-import { certPermissionProblems } from "./cert-permissions.ts";
+import { ALLOW_WRITE_VAR, describeMissing } from "./cert-permissions.ts";
 import { serve } from "./listener.ts";
 import { keepRunningOnUncaughtErrors } from "./process-errors.ts";
 import { dial } from "./redis-dial.ts";
@@ -76,17 +76,11 @@ const host: CliHost = {
   },
   dial,
   unix,
-  certs: certHost,
+  // Certificates need write access and `sh`: core asks which are missing before it starts.
+  certs: { ...certHost, permissionProblems: (config) => describeMissing(config, env.get(ALLOW_WRITE_VAR)) },
 };
 
 // A bug in one connection's handling must not take the others down: log and go on.
 keepRunningOnUncaughtErrors();
-
-// Certificates need write access and `sh`: say which env var grants them before starting.
-const missing = certPermissionProblems(Deno.args, (name) => env.get(name));
-if (missing.length > 0) {
-  for (const m of missing) host.err(`alpnmux: ${m}`);
-  Deno.exit(1);
-}
 
 Deno.exit(await runCli(Deno.args, host));

@@ -89,4 +89,41 @@ describe("alpnmux run with certificates", () => {
     f.stop("SIGTERM");
     assert.equal(await done, 0);
   });
+  test("the runtime's missing permissions stop the start (nothing written) and refuse a reload", async () => {
+    const certs = new MemoryCertHost();
+    // A sandbox that lets the manager write only /s and /o/web (as Deno's --allow-write would).
+    const allowed = ["/s", "/o/web"];
+    const sandboxed = Object.assign(certs, {
+      permissionProblems: (config: { certificates: readonly { out: string }[] }) =>
+        config.certificates
+          .map((c, i) =>
+            allowed.includes(c.out) ? null : `certificates[${i}].out: no write permission for ${c.out}`,
+          )
+          .filter((l) => l !== null),
+    });
+    const denied = host({ "c.yaml": yaml(["web", "mail"]) }, sandboxed);
+    assert.equal(await runCli(["--config", "c.yaml", "--acme", "builtin"], denied.h), 1);
+    assert.deepEqual(denied.err, ["alpnmux: certificates[1].out: no write permission for /o/mail"]);
+    assert.equal(certs.files.size, 0, "nothing was written");
+
+    const f = host({ "c.yaml": yaml(["web"]) }, sandboxed);
+    const done = runCli(["--config", "c.yaml", "--acme", "builtin", "--log-format", "json"], f.h);
+    await tick(200);
+    assert.ok(
+      f.logs.some((l) => l.includes("managing 1 certificates")),
+      f.logs.join(""),
+    );
+    f.files["c.yaml"] = yaml(["web", "mail"]);
+    f.reload();
+    await tick(100);
+    assert.ok(
+      f.logs.some(
+        (l) => l.includes("reload refused") && l.includes("certificates[1].out: no write permission"),
+      ),
+      f.logs.join(""),
+    );
+    assert.ok(!f.logs.some((l) => l.includes("reload: certificates added")));
+    f.stop("SIGTERM");
+    assert.equal(await done, 0);
+  });
 });

@@ -6,6 +6,8 @@
  * @module certs/host
  */
 
+import type { CertPathsConfig } from "./paths.ts";
+
 /** Result of {@linkcode CertHost.run}. */
 export interface RunResult {
   /** The exit code, or null when the command was killed (its timeout passed, or a signal). */
@@ -53,4 +55,11 @@ export interface CertHost {
    * `timeoutMs`.
    */
   run(command: string, env: Readonly<Record<string, string>>, timeoutMs: number): Promise<RunResult>;
+  /**
+   * What the runtime's sandbox does not allow for `config` (Deno's permissions: writing
+   * `acme.storage` and each `out`, running `sh` for `deploy`; see `@alpnmux/core/certs/paths`),
+   * one line each naming the config field and how to grant it; if absent, nothing is checked.
+   * `alpnmux run` does not start, and a reload is refused, while any is missing.
+   */
+  permissionProblems?(config: CertPathsConfig): readonly string[];
 }
